@@ -1,0 +1,51 @@
+"""scikit-learn's bundled handwritten digits: 1,797 images of 8x8 pixels, 10 classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Split:
+    """Train/validation/test arrays. X_*: (N, 64) float64 standardised, y_*: (N,) ints."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def num_classes(self) -> int:
+        return 10
+
+
+def load_digits(*, val_fraction: float = 0.15, test_fraction: float = 0.2,
+                seed: int = 0) -> Split:
+    """Stratified splits fixed by ``seed``; pixels standardised with training statistics
+    (so no information leaks from the validation or test sets)."""
+    from sklearn.datasets import load_digits as _load
+    from sklearn.model_selection import train_test_split
+
+    X, y = _load(return_X_y=True)
+    X = X.astype(np.float64)
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
+        stratify=y_rest)
+    mean = X_train.mean(axis=0)
+    std = X_train.std(axis=0) + 1e-8  # corner pixels are always 0
+    scale = lambda A: (A - mean) / std  # noqa: E731
+    return Split(scale(X_train), y_train, scale(X_val), y_val, scale(X_test), y_test)
+
+
+def digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """The raw images for plotting: (1797, 8, 8) in [0, 16] and labels (1797,)."""
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    return d.images, d.target

@@ -1,0 +1,1 @@
+"""Instructor tooling: release, autograde, feedback and reports (the `workbook` command)."""

@@ -1,0 +1,1 @@
+"""PyTorch reference implementations (attention, transformer, GPT, ...)."""

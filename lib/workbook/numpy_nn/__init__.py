@@ -1,0 +1,20 @@
+"""Neural-network pieces from scratch in NumPy: layers, losses, gradient checks, an MLP."""
+
+from workbook.numpy_nn.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
+from workbook.numpy_nn.layers import (
+    affine_backward, affine_forward, leaky_relu_backward, leaky_relu_forward, relu_backward,
+    relu_forward, sigmoid, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward,
+)
+from workbook.numpy_nn.losses import (
+    binary_cross_entropy_with_logits, log_softmax, mse, softmax, softmax_cross_entropy,
+)
+from workbook.numpy_nn.mlp import MLP, iterate_minibatches, sgd_step, train_sgd
+
+__all__ = [
+    "affine_forward", "affine_backward", "relu_forward", "relu_backward",
+    "leaky_relu_forward", "leaky_relu_backward", "sigmoid", "sigmoid_forward",
+    "sigmoid_backward", "tanh_forward", "tanh_backward", "softmax", "log_softmax",
+    "softmax_cross_entropy", "binary_cross_entropy_with_logits", "mse",
+    "numerical_gradient", "numerical_gradient_array", "relative_error",
+    "MLP", "sgd_step", "iterate_minibatches", "train_sgd",
+]

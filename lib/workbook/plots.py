@@ -1,0 +1,63 @@
+"""Plots the notebooks share: decision boundaries, training curves, image grids."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+
+def _ax(ax=None, figsize=(5, 4)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
+                      y: np.ndarray, *, ax=None, title: str = "", resolution: int = 200):
+    """Colour the plane by ``predict`` (maps (M, 2) points to (M,) labels) and scatter X, y."""
+    ax = _ax(ax)
+    pad = 0.5
+    x0, x1 = X[:, 0].min() - pad, X[:, 0].max() + pad
+    y0, y1 = X[:, 1].min() - pad, X[:, 1].max() + pad
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    zz = np.asarray(predict(grid)).reshape(gx.shape)
+    ax.contourf(gx, gy, zz, alpha=0.3, cmap="coolwarm", levels=len(np.unique(y)) - 1 or 1)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=15, edgecolors="k", linewidths=0.3)
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), title=title, xlabel="$x_1$", ylabel="$x_2$")
+    return ax
+
+
+def curves(series: Mapping[str, Sequence[float]], *, ax=None, xlabel: str = "epoch",
+           ylabel: str = "loss", title: str = "", logy: bool = False):
+    """One line per named series, e.g. ``curves({'train': tr, 'validation': va})``."""
+    ax = _ax(ax)
+    for name, values in series.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def image_grid(images: np.ndarray, labels: Sequence | None = None, *, cols: int = 10,
+               cmap: str = "gray_r"):
+    """Show (N, H, W) images in a grid with optional titles."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.0))
+    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,208 @@
+"""The grading round trip, through nbgrader itself.
+
+For one assignment, in a temporary course: release the solution notebook with nbgrader,
+build submissions from the release (the solution filled in, the blank release, one
+submission per wrong answer, one with every differently written correct answer),
+autograde them with nbgrader's Python API and read each test cell's score from the
+gradebook. ``RoundTrip`` turns a notebook's cases into tests:
+
+    class TestNeuronsRoundTrip(RoundTrip):
+        assignment = "01_neurons"
+        WRONG = [Wrong("ex-softmax", "def softmax(z): ...", fails=["test-softmax"], why="...")]
+        RIGHT = [Right("ex-softmax", "def softmax(z): ...", why="...")]
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from workbook.grading.config import course_config, repo_root
+from workbook.grading.release import release
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+@dataclass(frozen=True)
+class Wrong:
+    """A plausible mistake: ``code`` replaces exercise cell ``cell``; each of ``fails`` must score 0."""
+
+    cell: str
+    code: str
+    fails: tuple[str, ...] | list[str]
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Right:
+    """A differently written correct answer for exercise cell ``cell``: must score full marks."""
+
+    cell: str
+    code: str
+    why: str = ""
+
+
+@dataclass
+class Graded:
+    """Scores of every submission: ``scores[student][test_cell] = (score, max_score)``."""
+
+    test_cells: list[str]
+    exercise_cells: list[str]
+    scores: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)  # what each failing cell raised
+
+    def describe(self, student: str, cell: str) -> str:
+        score, max_score = self.scores[student][cell]
+        err = self.errors.get(student, {}).get(cell, "")
+        return f"{cell}: {score:g}/{max_score:g}" + (f" -- {err}" if err else "")
+
+
+def strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if not any(m in line for m in SOLUTION_MARKERS))
+
+
+def _cells_by_id(nb) -> dict[str, nbformat.NotebookNode]:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if "grade_id" in c.metadata.get("nbgrader", {})}
+
+
+def fill_submission(released, source, replacements: dict[str, str] | None = None):
+    """The release with every exercise answered by the solution, then ``replacements``."""
+    nb = nbformat.from_dict(released)
+    solutions = _cells_by_id(source)
+    replacements = dict(replacements or {})
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("solution") or cell.cell_type != "code":
+            continue
+        grade_id = meta["grade_id"]
+        if grade_id in replacements:
+            cell.source = replacements.pop(grade_id)
+        else:
+            cell.source = strip_solution_markers(solutions[grade_id].source)
+    if replacements:
+        raise KeyError(f"no exercise cell(s) {sorted(replacements)} in the notebook")
+    return nb
+
+
+def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir: Path,
+                *, root: Path | None = None) -> Graded:
+    """Release ``assignment`` into ``workdir``, autograde the cases there, return the scores."""
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+
+    root = root or repo_root()
+    shutil.copytree(root / "solutions" / assignment, workdir / "solutions" / assignment)
+    db_url = f"sqlite:///{workdir / 'gradebook.db'}"
+    (released_path,) = release([assignment], root=workdir, db_url=db_url)
+    notebook = released_path.stem
+    released = nbformat.read(released_path, as_version=4)
+    source = nbformat.read(workdir / "solutions" / assignment / released_path.name, as_version=4)
+
+    test_cells = [gid for gid, c in _cells_by_id(source).items()
+                  if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")
+                  and c.cell_type == "code"]
+    exercise_cells = [gid for gid, c in _cells_by_id(source).items()
+                      if c.metadata["nbgrader"].get("solution") and c.cell_type == "code"]
+
+    submissions = {
+        "solution": fill_submission(released, source),
+        "blank": released,
+        "right": fill_submission(released, source, _merge_right(right)),
+    }
+    for i, case in enumerate(wrong):
+        submissions[f"wrong-{i:02d}"] = fill_submission(released, source, {case.cell: case.code})
+
+    for student, nb in submissions.items():
+        path = workdir / "grading" / "submitted" / student / assignment / released_path.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+
+    api = NbGraderAPI(config=course_config(workdir, db_url=db_url))
+    for student in submissions:
+        result = api.autograde(assignment, student, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader could not autograde {student}:\n{result['log']}")
+
+    graded = Graded(test_cells=test_cells, exercise_cells=exercise_cells)
+    with Gradebook(db_url) as gb:
+        for student in submissions:
+            grades = {cell: gb.find_grade(cell, notebook, assignment, student) for cell in test_cells}
+            graded.scores[student] = {cell: (g.score, g.max_score) for cell, g in grades.items()}
+    for student in submissions:
+        autograded = workdir / "grading" / "autograded" / student / assignment / released_path.name
+        graded.errors[student] = _cell_errors(nbformat.read(autograded, as_version=4))
+    return graded
+
+
+def _merge_right(right: list[Right]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for case in right:
+        merged[case.cell] = case.code  # several Rights for one cell: the last one is submitted
+    return merged
+
+
+def _cell_errors(nb) -> dict[str, str]:
+    """The first error line (or stderr text) of each graded cell of an autograded notebook."""
+    errors = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                errors[gid] = f"{out.ename}: {out.evalue}".splitlines()[0][:300]
+                break
+            if out.output_type == "stream" and out.name == "stderr":
+                errors[gid] = "wrote to stderr: " + out.text.strip()[:300]
+                break
+    return errors
+
+
+class RoundTrip:
+    """Subclass as ``Test...`` with ``assignment``, ``WRONG`` and ``RIGHT`` to get the tests."""
+
+    assignment: str = ""
+    WRONG: list[Wrong] = []
+    RIGHT: list[Right] = []
+
+    @pytest.fixture(scope="class")
+    def graded(self, tmp_path_factory) -> Graded:
+        return grade_cases(self.assignment, self.WRONG, self.RIGHT,
+                           tmp_path_factory.mktemp(self.assignment))
+
+    def test_solution_scores_full_marks(self, graded: Graded):
+        lost = [graded.describe("solution", c) for c, (s, m) in graded.scores["solution"].items()
+                if s != m]
+        assert not lost, "the solution notebook lost points:\n  " + "\n  ".join(lost)
+
+    def test_blank_release_scores_zero(self, graded: Graded):
+        earned = [graded.describe("blank", c) for c, (s, _) in graded.scores["blank"].items()
+                  if s != 0]
+        assert not earned, "the blank release earned points:\n  " + "\n  ".join(earned)
+
+    def test_every_test_cell_has_a_wrong_answer(self, graded: Graded):
+        covered = {cell for case in self.WRONG for cell in case.fails}
+        missing = sorted(set(graded.test_cells) - covered)
+        assert not missing, f"test cells no Wrong case is expected to fail: {missing}"
+        unknown = sorted(covered - set(graded.test_cells))
+        assert not unknown, f"Wrong cases name cells that are not graded tests: {unknown}"
+
+    def test_every_exercise_has_a_right_answer(self, graded: Graded):
+        missing = sorted(set(graded.exercise_cells) - {case.cell for case in self.RIGHT})
+        assert not missing, f"exercises without a differently written correct answer: {missing}"
+
+    def test_different_correct_answers_score_full_marks(self, graded: Graded):
+        lost = [graded.describe("right", c) for c, (s, m) in graded.scores["right"].items()
+                if s != m]
+        assert not lost, "correct answers written differently lost points:\n  " + "\n  ".join(lost)
+
+    def test_wrong_answer_scores_zero(self, graded: Graded, wrong_case: int):
+        case = self.WRONG[wrong_case]
+        student = f"wrong-{wrong_case:02d}"
+        passed = [graded.describe(student, c) for c in case.fails if graded.scores[student][c][0] != 0]
+        assert not passed, (f"a wrong answer to {case.cell} ({case.why or 'no reason given'}) "
+                            f"still earned points:\n  " + "\n  ".join(passed))
