@@ -20,3 +20,11 @@ def root() -> Path:
 def assignments() -> list[str]:
     return sorted(p.name for p in (ROOT / "solutions").iterdir()
                   if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+@pytest.fixture
+def rng():
+    """A fresh, seeded NumPy generator for each test."""
+    import numpy as np
+
+    return np.random.default_rng(0)
