@@ -15,12 +15,14 @@ gradebook. ``RoundTrip`` turns a notebook's cases into tests:
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from helpers import record_notebook_time
 from workbook.grading.config import course_config, repo_root
 from workbook.grading.release import release
 
@@ -124,10 +126,14 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
         nbformat.write(nb, path)
 
     api = NbGraderAPI(config=course_config(workdir, db_url=db_url))
+    start = time.perf_counter()
     for student in submissions:
         result = api.autograde(assignment, student, force=True, create=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not autograde {student}:\n{result['log']}")
+
+    record_notebook_time(f"round trip {assignment} ({len(submissions)} submissions)",
+                         time.perf_counter() - start)
 
     graded = Graded(test_cells=test_cells, exercise_cells=exercise_cells)
     with Gradebook(db_url) as gb:

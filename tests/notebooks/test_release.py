@@ -1,0 +1,59 @@
+"""notebooks/ is nbgrader's release of solutions/, up to date, with nothing for instructors' eyes."""
+
+import nbformat
+import pytest
+
+from helpers import ROOT, assignments
+from workbook.grading.release import FORBIDDEN_MARKERS, release, verify_release
+
+
+def _comparable(nb):
+    """What a student sees and nbgrader checks: cell types, sources and metadata."""
+    cells = [(c.cell_type, c.source, dict(c.metadata)) for c in nb.cells]
+    return cells, nb.metadata.get("kernelspec")
+
+
+@pytest.fixture(scope="module")
+def fresh_release(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("release")
+    paths = release(root=ROOT, release_directory=tmp / "notebooks",
+                    db_url=f"sqlite:///{tmp / 'gradebook.db'}")
+    return {p.relative_to(tmp / "notebooks"): p for p in paths}
+
+
+def test_every_solution_has_its_release_and_nothing_else_is_released(fresh_release):
+    committed = {p.relative_to(ROOT / "notebooks") for p in (ROOT / "notebooks").rglob("*.ipynb")
+                 if ".ipynb_checkpoints" not in p.parts}
+    assert committed == set(fresh_release), (
+        "notebooks/ does not match solutions/: run `make release` and commit notebooks/")
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_committed_release_is_up_to_date(assignment, fresh_release):
+    for rel, fresh in fresh_release.items():
+        if rel.parts[0] != assignment:
+            continue
+        committed = nbformat.read(ROOT / "notebooks" / rel, as_version=4)
+        assert _comparable(committed) == _comparable(nbformat.read(fresh, as_version=4)), (
+            f"notebooks/{rel} is out of date with solutions/: run `make release` and commit it")
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_release_is_fit_for_students(assignment):
+    for path in sorted((ROOT / "notebooks" / assignment).glob("*.ipynb")):
+        assert verify_release(path) == []
+
+
+def test_no_instructor_text_anywhere_under_notebooks():
+    leaks = [f"{p.relative_to(ROOT)}: {m}" for p in (ROOT / "notebooks").rglob("*") if p.is_file()
+             for m in FORBIDDEN_MARKERS if m in p.read_text(errors="ignore")]
+    assert not leaks, "solution, hidden-test or mark-scheme text reached students:\n" + "\n".join(leaks)
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_source_notebook_keeps_outputs_as_the_instructor_reference(assignment):
+    for path in (ROOT / "solutions" / assignment).glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), (
+            f"{path.name}: run the solution notebook top to bottom and save it with its outputs")

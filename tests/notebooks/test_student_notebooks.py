@@ -1,0 +1,30 @@
+"""Each student notebook runs end to end; every error it raises is an exercise stub's."""
+
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from helpers import ROOT, assignments, record_notebook_time
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_student_notebook_fails_only_at_the_exercises(assignment, tmp_path):
+    for path in sorted((ROOT / "notebooks" / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        record_notebook_time(f"student {assignment}/{path.name}", time.perf_counter() - start)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        not_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not c.execution_count]
+        assert not not_run, f"{path.name}: cells {not_run} did not run"
+        errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                  for o in c.outputs if o.output_type == "error"]
+        others = [e for e in errors if e[1] != "NotImplementedError"]
+        assert not others, (
+            f"{path.name}: the student version raises errors other than NotImplementedError "
+            f"(cell index, error, message): {others}")
+        stubs = sum(1 for c in code if c.metadata.get("nbgrader", {}).get("solution"))
+        assert len(errors) >= stubs, f"{path.name}: {stubs} exercises but only {len(errors)} errors"

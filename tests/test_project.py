@@ -1,0 +1,42 @@
+"""The project's own files agree with each other: pyproject, environment.yml, Makefile, README, CI."""
+
+import re
+import tomllib
+
+from helpers import ROOT
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_installs_the_package_with_the_python_pyproject_requires():
+    env = (ROOT / "environment.yml").read_text()
+    required = re.search(r">=\s*(\d+\.\d+)", _pyproject()["project"]["requires-python"]).group(1)
+    assert re.search(rf"-\s*python={re.escape(required)}\b", env), (
+        f"environment.yml must pin python={required} (pyproject: requires-python >= {required})")
+    extras = sorted(_pyproject()["project"]["optional-dependencies"])
+    assert re.search(rf"-\s*-e \.\[{','.join(extras)}\]", env), (
+        f"environment.yml must `pip install -e .[{','.join(extras)}]`")
+
+
+def test_pyproject_declares_the_course_dependencies():
+    names = {re.split(r"[<>=\[ ]", d)[0].lower() for d in _pyproject()["project"]["dependencies"]}
+    for needed in ["nbgrader", "torch", "numpy", "matplotlib", "scikit-learn", "tqdm",
+                   "jupyterlab", "nbval", "pytest"]:
+        assert needed in names, f"pyproject.toml does not depend on {needed}"
+
+
+def test_readme_commands_exist_in_the_makefile_and_ci_calls_make_test():
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    for target in sorted(set(re.findall(r"`make ([a-z-]+)`", readme))):
+        assert re.search(rf"^{target}:", makefile, re.M), f"README mentions `make {target}`"
+    assert "make test" in readme and "make lab" in readme and "make release" in readme
+    assert re.search(r"^make test\b", (ROOT / ".ci" / "run").read_text(), re.M)
+
+
+def test_ci_installs_the_cpu_torch_wheel_before_anything_else():
+    makefile = (ROOT / "Makefile").read_text()
+    torch_at = makefile.index('"$(TORCH_SPEC)"')
+    assert makefile.index("TORCH_SPEC ?= torch==2.13.0") < torch_at < makefile.index('-e ".[dev]"')
