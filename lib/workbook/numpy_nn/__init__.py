@@ -1,5 +1,7 @@
-"""Neural-network pieces from scratch in NumPy: layers, losses, gradient checks, an MLP."""
+"""Neural-network pieces from scratch in NumPy: layers, losses, gradient checks, an MLP,
+optimisers and regularisation."""
 
+from workbook.numpy_nn.divergence import kl_divergence, kl_divergence_with_logits
 from workbook.numpy_nn.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
 from workbook.numpy_nn.layers import (
     affine_backward, affine_forward, leaky_relu_backward, leaky_relu_forward, relu_backward,
@@ -9,6 +11,8 @@ from workbook.numpy_nn.losses import (
     binary_cross_entropy_with_logits, log_softmax, mse, softmax, softmax_cross_entropy,
 )
 from workbook.numpy_nn.mlp import MLP, iterate_minibatches, sgd_step, train_sgd
+from workbook.numpy_nn.optim import SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from workbook.numpy_nn.regularization import dropout_backward, dropout_forward, l2_penalty
 
 __all__ = [
     "affine_forward", "affine_backward", "relu_forward", "relu_backward",
@@ -17,4 +21,7 @@ __all__ = [
     "softmax_cross_entropy", "binary_cross_entropy_with_logits", "mse",
     "numerical_gradient", "numerical_gradient_array", "relative_error",
     "MLP", "sgd_step", "iterate_minibatches", "train_sgd",
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
+    "dropout_forward", "dropout_backward", "l2_penalty",
+    "kl_divergence", "kl_divergence_with_logits",
 ]
