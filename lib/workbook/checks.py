@@ -119,8 +119,9 @@ def assert_close(actual: Any, expected: Any, *, name: str = "output", rtol: floa
         lines.append(f"{name}: wrong values ({n_bad} of {a.size} outside tolerance)")
         lines.append(f"  expected {_fmt(e64)}")
         lines.append(f"  got      {_fmt(a64)}")
+    rel_text = f"{float(rel[worst]):.3g}" if e64[worst] != 0 else "n/a (expected 0)"
     lines.append(f"  max abs error {float(diff[worst]):.3g} at {_idx(worst)}; "
-                 f"relative error there {float(rel[worst]):.3g} "
+                 f"relative error there {rel_text} "
                  f"(tolerance: atol={atol:g}, rtol={rtol:g})")
     if a.dtype != e.dtype and a.dtype.kind != e.dtype.kind:
         lines.append(f"  note: your dtype is {a.dtype}, expected {e.dtype}")

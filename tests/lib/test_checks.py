@@ -43,6 +43,11 @@ def test_none_and_tuples_get_their_own_explanations():
     assert "tuple" in failure(checks.assert_close, (np.zeros(2), {}), np.zeros(2))
 
 
+def test_relative_error_against_zero_is_not_a_huge_number():
+    msg = failure(checks.assert_close, [0.5], [0.0])
+    assert "n/a (expected 0)" in msg and "e+300" not in msg
+
+
 def test_nan_is_reported_with_its_first_index():
     msg = failure(checks.assert_close, [1.0, np.nan, np.nan], [1.0, 2.0, 3.0], name="p")
     assert "contains NaN (2 of 3 values), first at index (1,)" in msg

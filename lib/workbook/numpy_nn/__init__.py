@@ -12,6 +12,7 @@ from workbook.numpy_nn.losses import (
 )
 from workbook.numpy_nn.mlp import MLP, iterate_minibatches, sgd_step, train_sgd
 from workbook.numpy_nn.optim import SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from workbook.numpy_nn.perceptron import perceptron_predict, perceptron_train, perceptron_update
 from workbook.numpy_nn.regularization import dropout_backward, dropout_forward, l2_penalty
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
     "dropout_forward", "dropout_backward", "l2_penalty",
     "kl_divergence", "kl_divergence_with_logits",
+    "perceptron_predict", "perceptron_update", "perceptron_train",
 ]
