@@ -176,9 +176,10 @@ class RoundTrip:
     RIGHT: list[Right] = []
 
     @pytest.fixture(scope="class")
-    def graded(self, tmp_path_factory) -> Graded:
-        return grade_cases(self.assignment, self.WRONG, self.RIGHT,
-                           tmp_path_factory.mktemp(self.assignment))
+    @classmethod
+    def graded(cls, tmp_path_factory) -> Graded:
+        return grade_cases(cls.assignment, cls.WRONG, cls.RIGHT,
+                           tmp_path_factory.mktemp(cls.assignment))
 
     def test_solution_scores_full_marks(self, graded: Graded):
         lost = [graded.describe("solution", c) for c, (s, m) in graded.scores["solution"].items()
