@@ -57,3 +57,41 @@ def test_source_notebook_keeps_outputs_as_the_instructor_reference(assignment):
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(c.execution_count for c in code), (
             f"{path.name}: run the solution notebook top to bottom and save it with its outputs")
+
+
+SECRET_REGIONS = [("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"),
+                  ("BEGIN MARK SCHEME", "END MARK SCHEME")]
+
+
+def _secret_lines(source: str) -> set[str]:
+    """Substantial lines found only inside solution, hidden-test and mark-scheme regions
+    (a line that also appears in the cell's visible part, e.g. a docstring, is public)."""
+    secret, public, inside = set(), [], False
+    for line in source.splitlines():
+        if any(begin in line for begin, _ in SECRET_REGIONS):
+            inside = True
+        elif any(end in line for _, end in SECRET_REGIONS):
+            inside = False
+        elif inside:
+            if len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                secret.add(line.strip())
+        else:
+            public.append(line)
+    visible = "\n".join(public)
+    return {line for line in secret if line not in visible}
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_no_solution_or_hidden_test_line_survives_in_its_released_cell(assignment):
+    for source_path in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+        source = nbformat.read(source_path, as_version=4)
+        released = nbformat.read(ROOT / "notebooks" / assignment / source_path.name, as_version=4)
+        released_by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+                          for c in released.cells}
+        leaks = []
+        for cell in source.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            for line in _secret_lines(cell.source):
+                if line in released_by_id.get(grade_id, ""):
+                    leaks.append(f"{grade_id}: {line}")
+        assert not leaks, "instructor-only lines reached students:\n" + "\n".join(leaks)
