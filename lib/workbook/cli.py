@@ -1,19 +1,37 @@
 """The ``workbook`` command: the instructor's side of the course.
 
-    workbook release [ASSIGNMENT ...]   regenerate notebooks/ from solutions/ (nbgrader)
+    workbook release [ASSIGNMENT ...]          regenerate notebooks/ from solutions/ (nbgrader)
+    workbook collect PATH [--assignment A]     import an LMS download (folder or .zip) into
+                                               grading/submitted/<student>/<assignment>/
+    workbook autograde [ASSIGNMENT ...]        grade new or changed submissions in parallel
+                                               (local Dask cluster, or --scheduler ADDRESS)
+    workbook export [--output FILE]            grades as CSV: student x notebook, per cell
+
+Every command works on the checkout (or --root, or $WORKBOOK_ROOT) and passes nbgrader its
+configuration explicitly, so it can run from any folder. Exit status: 0 when the command
+completed -- whatever the submissions contained, problems are listed at the end -- and
+non-zero only when the grader itself could not run.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+
+def _root(args: argparse.Namespace) -> Path:
+    from workbook.grading.config import repo_root
+
+    return Path(args.root).resolve() if getattr(args, "root", None) else repo_root()
 
 
 def _release(args: argparse.Namespace) -> int:
     from workbook.grading.release import ReleaseError, release
 
     try:
-        paths = release(args.assignments or None)
+        paths = release(args.assignments or None,
+                        root=Path(args.root).resolve() if args.root else None)
     except ReleaseError as err:
         print(f"workbook release: {err}", file=sys.stderr)
         return 1
@@ -22,12 +40,92 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace) -> int:
+    from workbook.grading.collect import CollectError, collect
+
+    try:
+        report = collect(Path(args.path), root=_root(args), assignment=args.assignment,
+                         dry_run=args.dry_run)
+    except CollectError as err:
+        print(f"workbook collect: {err}", file=sys.stderr)
+        return 1
+    print(report.describe())
+    return 0
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from workbook.grading.autograde import GradingError, autograde
+    from workbook.grading.limits import Limits
+
+    limits = Limits(cell_timeout=args.cell_timeout, wall_time=args.wall_time,
+                    memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes)
+    try:
+        summary = autograde(args.assignments or None, root=_root(args), db_url=args.db_url,
+                            workers=args.workers, scheduler=args.scheduler, limits=limits,
+                            force=args.force, students=args.student or None,
+                            progress=not args.no_progress)
+    except GradingError as err:
+        print(f"workbook autograde: {err}", file=sys.stderr)
+        return 2
+    print(summary.report())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from workbook.grading.export import export
+
+    root = _root(args)
+    output = Path(args.output) if args.output else root / "grading" / "exports" / "grades.csv"
+    rows = export(output, root=root, db_url=args.db_url, assignments=args.assignment or None)
+    print(f"wrote {rows} row(s) to {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbook", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
+
+    def add(name, help, func):
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--root", help="the course checkout (default: this checkout, "
+                                      "or $WORKBOOK_ROOT)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("release", "regenerate notebooks/ from solutions/ with nbgrader", _release)
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
-    p.set_defaults(func=_release)
+
+    p = add("collect", "import submissions from a folder or .zip (an LMS download)", _collect)
+    p.add_argument("path", help="folder or .zip of files named per student")
+    p.add_argument("--assignment", help="the assignment they belong to (default: guessed "
+                                        "from the notebook names)")
+    p.add_argument("--dry-run", action="store_true", help="report only, copy nothing")
+
+    p = add("autograde", "grade new or changed submissions in parallel (resumable)",
+            _autograde)
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: every one "
+                                                  "with submissions)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: the number of cores)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler "
+                                       "(e.g. tcp://host:8786) instead of a local cluster")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (120)")
+    p.add_argument("--wall-time", type=int, default=900,
+                   help="seconds per notebook, re-runs included (900)")
+    p.add_argument("--memory-mb", type=int, default=4096,
+                   help="address-space cap of each kernel in MiB, 0 for none (4096)")
+    p.add_argument("--max-output-bytes", type=int, default=100_000,
+                   help="output kept per cell, in bytes (100000)")
+    p.add_argument("--db-url", help="nbgrader gradebook URL (default: "
+                                    "sqlite:///<root>/grading/gradebook.db)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = add("export", "write the grades as CSV (one row per student x notebook)", _export)
+    p.add_argument("--output", "-o", help="CSV file (default: grading/exports/grades.csv)")
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--db-url", help="nbgrader gradebook URL")
     return parser
 
 

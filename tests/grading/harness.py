@@ -3,8 +3,8 @@
 For one assignment, in a temporary course: release the solution notebook with nbgrader,
 build submissions from the release (the solution filled in, the blank release, one
 submission per wrong answer, one with every differently written correct answer),
-autograde them with nbgrader's Python API and read each test cell's score from the
-gradebook. ``RoundTrip`` turns a notebook's cases into tests:
+autograde them with the course's grader (``workbook.grading.autograde``: nbgrader's
+Python API in parallel workers) and read each test cell's score from the gradebook. ``RoundTrip`` turns a notebook's cases into tests:
 
     class TestNeuronsRoundTrip(RoundTrip):
         assignment = "01_neurons"
@@ -14,6 +14,7 @@ gradebook. ``RoundTrip`` turns a notebook's cases into tests:
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,10 +24,12 @@ import nbformat
 import pytest
 
 from helpers import record_notebook_time
-from workbook.grading.config import course_config, repo_root
+from workbook.grading.autograde import autograde
+from workbook.grading.config import repo_root
 from workbook.grading.release import release
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+GRADING_WORKERS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,6 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
                 *, root: Path | None = None) -> Graded:
     """Release ``assignment`` into ``workdir``, autograde the cases there, return the scores."""
     from nbgrader.api import Gradebook
-    from nbgrader.apps import NbGraderAPI
 
     root = root or repo_root()
     shutil.copytree(root / "solutions" / assignment, workdir / "solutions" / assignment)
@@ -125,13 +127,13 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
 
-    api = NbGraderAPI(config=course_config(workdir, db_url=db_url))
     start = time.perf_counter()
-    for student in submissions:
-        result = api.autograde(assignment, student, force=True, create=True)
-        if not result["success"]:
-            raise RuntimeError(f"nbgrader could not autograde {student}:\n{result['log']}")
-
+    # The instructors' grader: nbgrader's API in parallel worker processes, with limits.
+    summary = autograde([assignment], root=workdir, db_url=db_url, workers=GRADING_WORKERS,
+                        progress=False, log=lambda _: None)
+    if summary.graded != len(submissions) or set(summary.statuses) != {"ok"}:
+        raise RuntimeError(f"the round trip's submissions did not all grade cleanly:\n"
+                           f"{summary.report()}")
     record_notebook_time(f"round trip {assignment} ({len(submissions)} submissions)",
                          time.perf_counter() - start)
 

@@ -1,41 +1,9 @@
-"""The round-trip harness itself, on a tiny two-exercise assignment built here."""
+"""The round-trip harness itself, on the tiny two-exercise assignment of tiny_course.py."""
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from harness import Right, Wrong, grade_cases
-
-
-def _meta(grade_id, **flags):
-    base = {"grade": False, "solution": False, "locked": False, "schema_version": 3}
-    base.update(flags)
-    base["grade_id"] = grade_id
-    return {"nbgrader": base}
-
-
-def tiny_assignment(root):
-    cells = [
-        new_markdown_cell("# Demo", metadata=_meta("intro", locked=True)),
-        new_code_cell("import numpy as np", metadata=_meta("setup", locked=True)),
-        new_code_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
-                      metadata=_meta("ex-add", solution=True)),
-        new_code_cell("assert add(2, 3) == 5\n### BEGIN HIDDEN TESTS\nassert add(-1, 1) == 0\n"
-                      "### END HIDDEN TESTS", metadata=_meta("test-add", grade=True, locked=True,
-                                                             points=2)),
-        new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                      metadata=_meta("ex-double", solution=True)),
-        new_code_cell("assert double(4) == 8\n### BEGIN HIDDEN TESTS\nassert double(-3) == -6\n"
-                      "### END HIDDEN TESTS", metadata=_meta("test-double", grade=True, locked=True,
-                                                             points=1)),
-        new_markdown_cell("Why?\n### BEGIN MARK SCHEME\nBecause.\n### END MARK SCHEME",
-                          metadata=_meta("task-why", task=True, locked=True, points=1)),
-    ]
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
-    path = root / "solutions" / "00_demo" / "demo.ipynb"
-    path.parent.mkdir(parents=True)
-    nbformat.write(nb, path)
+from tiny_course import tiny_assignment
 
 
 @pytest.fixture(scope="module")

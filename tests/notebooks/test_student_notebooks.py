@@ -28,3 +28,18 @@ def test_student_notebook_fails_only_at_the_exercises(assignment, tmp_path):
             f"(cell index, error, message): {others}")
         stubs = sum(1 for c in code if c.metadata.get("nbgrader", {}).get("solution"))
         assert len(errors) >= stubs, f"{path.name}: {stubs} exercises but only {len(errors)} errors"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_solution_test_cells_pass_without_writing_to_stderr(assignment, tmp_path):
+    """Plain `nbgrader autograde` scores a test cell that writes to stderr as failed."""
+    for path in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        record_notebook_time(f"solution {assignment}/{path.name}", time.perf_counter() - start)
+        noisy = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                 if c.metadata.get("nbgrader", {}).get("grade")
+                 and any(o.output_type == "stream" and o.name == "stderr" for o in c.outputs)]
+        assert not noisy, f"{path.name}: graded cells write to stderr: {noisy}"

@@ -56,6 +56,8 @@ def course_config(root: str | os.PathLike | None = None, *, db_url: str | None =
     c.CourseDirectory.feedback_directory = f"{grading_dir}/feedback"
     c.CourseDirectory.db_url = db_url or f"sqlite:///{grading / 'gradebook.db'}"
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    # A student who deletes a test cell gets it back at grading time, graded as usual.
+    c.OverwriteCells.add_missing_cells = True
     # Autograding runs every notebook under the quick profile (see workbook.runtime).
     c.ExecutePreprocessor.timeout = 300
     c.Execute.timeout = 300

@@ -1,0 +1,606 @@
+"""Parallel, resumable autograding with nbgrader's Python API on a Dask cluster.
+
+    client process                              Dask workers (long-lived processes)
+    ------------------------------------        -----------------------------------------
+    find submissions, hash each one             private scratch course per worker: a temp
+    skip those graded with the same hash        sqlite gradebook seeded once with the
+    ship the assignment spec (cells) once  -->  assignment's cells (from the real gradebook)
+    one task per student x assignment      -->  nbgrader autograde (GuardedExecute, limits)
+    ONE writer: as each result arrives,    <--  scores per cell, autograded notebooks,
+    one transaction in the real gradebook       status per notebook, timing
+    (grades + state row), notebook copied
+    into grading/autograded/
+
+The state table ``workbook_autograde`` lives in the gradebook's own database, written in
+the same transaction as the grades, so a SIGKILL at any moment loses no finished grade
+and a re-run grades only what is new or changed (or everything with ``force``).
+
+Statuses per notebook: ``ok``, ``timeout``, ``kernel-died``, ``invalid-notebook``,
+``missing``, ``late`` (graded normally but handed in after the due date) and ``error``
+(nbgrader itself failed on this submission; grades set to 0, see the detail).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from workbook.grading.config import COURSE_ID, course_config, repo_root
+from workbook.grading.limits import RUN_NOTES, Limits, nbgrader_classes
+
+STATUSES = ("ok", "timeout", "kernel-died", "invalid-notebook", "missing", "late", "error")
+# which status a notebook shows when several apply (worst first)
+_SEVERITY = ("error", "invalid-notebook", "missing", "kernel-died", "timeout", "late", "ok")
+
+
+class GradingError(RuntimeError):
+    """The grader itself cannot run (no such assignment, gradebook unusable, no cluster)."""
+
+
+# ------------------------------------------------------------------------ state table
+
+def _state_table():
+    from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text
+
+    meta = MetaData()
+    return Table(
+        "workbook_autograde", meta,
+        Column("assignment", String(128), primary_key=True),
+        Column("student", String(128), primary_key=True),
+        Column("notebook", String(128), primary_key=True),
+        Column("submission_hash", String(64), nullable=False),
+        Column("status", String(32), nullable=False),
+        Column("detail", Text),
+        Column("seconds", Float),
+        Column("graded_at", DateTime),
+        Column("writes", Integer, nullable=False, default=1),  # how many times recorded
+    )
+
+
+STATE = _state_table()
+
+
+def read_state(db_url: str) -> list[dict]:
+    """Every row of the state table (empty when nothing was autograded yet)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, COURSE_ID) as gb:
+        STATE.create(gb.engine, checkfirst=True)
+        return [dict(r._mapping) for r in gb.db.execute(STATE.select())]
+
+
+# ----------------------------------------------------------------------- submissions
+
+@dataclass
+class Submission:
+    assignment: str
+    student: str
+    path: Path            # grading/submitted/<student>/<assignment>
+    hash: str = ""
+
+    def files(self) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(self.path.glob("*.ipynb"))}
+
+    def timestamp(self) -> str | None:
+        ts = self.path / "timestamp.txt"
+        return ts.read_text().strip() or None if ts.is_file() else None
+
+
+def find_submissions(root: Path, assignments: list[str] | None = None,
+                     students: list[str] | None = None) -> list[Submission]:
+    submitted = root / "grading" / "submitted"
+    found = []
+    if not submitted.is_dir():
+        return found
+    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        if students and student_dir.name not in students:
+            continue
+        for adir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            if assignments and adir.name not in assignments:
+                continue
+            found.append(Submission(adir.name, student_dir.name, adir))
+    return found
+
+
+def submission_hash(files: dict[str, bytes], timestamp: str | None, spec_hash: str) -> str:
+    h = hashlib.sha256()
+    for name, data in sorted(files.items()):
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    h.update(b"timestamp\0" + (timestamp or "").encode())
+    h.update(b"spec\0" + spec_hash.encode())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------- the assignment's spec
+
+def ensure_in_gradebook(root: Path, db_url: str, assignment: str) -> None:
+    """Seed the real gradebook with ``assignment``'s cells if it lacks them.
+
+    ``workbook release`` normally did this already; here nbgrader's generate_assignment
+    runs into a temporary release folder so that notebooks/ is never touched.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.apps import NbGraderAPI
+
+    course_config(root, db_url=db_url)  # puts alembic on PATH
+    with Gradebook(db_url, COURSE_ID) as gb:
+        try:
+            if gb.find_assignment(assignment).notebooks:
+                return
+        except MissingEntry:
+            pass
+    if not (root / "solutions" / assignment).is_dir():
+        raise GradingError(f"assignment {assignment!r} is neither in the gradebook nor in "
+                           f"{root / 'solutions'}")
+    with tempfile.TemporaryDirectory(prefix="workbook-release-") as tmp:
+        api = NbGraderAPI(config=course_config(root, db_url=db_url, release_directory=tmp))
+        result = api.generate_assignment(assignment, force=True, create=True)
+    if not result["success"]:
+        raise GradingError(f"nbgrader could not generate {assignment}:\n{result.get('log', '')}")
+
+
+def assignment_spec(root: Path, db_url: str, assignment: str) -> dict:
+    """What a worker needs to grade ``assignment``: its cells (from the real gradebook),
+    its due date and the extra files of solutions/<assignment> (data the notebook reads)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, COURSE_ID) as gb:
+        a = gb.find_assignment(assignment)
+        notebooks = []
+        for nb in a.notebooks:
+            notebooks.append({
+                "name": nb.name,
+                "kernelspec": nb.kernelspec,
+                "grade_cells": [{"name": c.name, "max_score": c.max_score,
+                                 "cell_type": c.cell_type} for c in nb.grade_cells],
+                "solution_cells": [c.name for c in nb.solution_cells],
+                "task_cells": [{"name": c.name, "max_score": c.max_score,
+                                "cell_type": c.cell_type} for c in nb.task_cells],
+                "source_cells": [{"name": c.name, "cell_type": c.cell_type, "locked": c.locked,
+                                  "source": c.source, "checksum": c.checksum}
+                                 for c in nb.source_cells],
+            })
+        duedate = a.duedate
+    files = {}
+    src = root / "solutions" / assignment
+    if src.is_dir():
+        for p in sorted(src.rglob("*")):
+            rel = p.relative_to(src)
+            if p.is_file() and p.suffix != ".ipynb" and not any(
+                    part in (".ipynb_checkpoints", "__pycache__") for part in rel.parts):
+                files[str(rel)] = p.read_bytes()
+    spec = {"assignment": assignment, "duedate": duedate, "notebooks": notebooks,
+            "files": files}
+    digest = hashlib.sha256(json.dumps(
+        {**spec, "duedate": str(duedate),
+         "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}},
+        sort_keys=True).encode()).hexdigest()
+    spec["hash"] = digest
+    return spec
+
+
+# -------------------------------------------------------------------- worker side
+
+_WORKER: dict = {"base": None, "courses": {}, "watchdog": False}
+
+
+def grading_config(root: Path, db_url: str, limits: Limits):
+    """course_config plus the guarded execution pipeline and the limits."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    kernel_manager, guarded_execute, strip_stderr, limit_bytes = nbgrader_classes()
+    c = course_config(root, db_url=db_url)
+    c.Autograde.autograde_preprocessors = [
+        guarded_execute, strip_stderr, IgnorePattern, ClearMetadataPreprocessor, limit_bytes,
+        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    c.GuardedExecute.timeout = int(limits.cell_timeout)
+    c.GuardedExecute.wall_time = int(limits.wall_time)
+    c.GuardedExecute.max_output_bytes = int(limits.max_output_bytes)
+    c.GuardedExecute.max_reruns = int(limits.max_reruns)
+    c.LimitedKernelManager.memory_mb = int(limits.memory_mb)
+    c.LimitOutputBytes.max_bytes = int(limits.max_output_bytes)
+    c.LimitOutput.max_lines = -1       # capped in bytes instead
+    return c
+
+
+def _watch_parent() -> None:
+    """In a local cluster: leave when the command that started us is gone (SIGKILL)."""
+    if _WORKER["watchdog"]:
+        return
+    _WORKER["watchdog"] = True
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="workbook-parent-watch", daemon=True).start()
+
+
+def _scratch_course(spec: dict, limits: Limits):
+    """(root, db_url, api) of this worker's private course for ``spec``, seeded once."""
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+
+    key = (spec["hash"], limits)
+    if key in _WORKER["courses"]:
+        return _WORKER["courses"][key]
+    if _WORKER["base"] is None:
+        _WORKER["base"] = Path(tempfile.mkdtemp(prefix=f"workbook-grader-{os.getpid()}-"))
+    root = _WORKER["base"] / f"c{len(_WORKER['courses'])}"
+    src = root / "solutions" / spec["assignment"]
+    src.mkdir(parents=True)
+    for rel, data in spec["files"].items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    config = grading_config(root, db_url, limits)
+    name = spec["assignment"]
+    with Gradebook(db_url, COURSE_ID) as gb:
+        gb.update_or_create_assignment(name, duedate=spec["duedate"])
+        for nb in spec["notebooks"]:
+            gb.update_or_create_notebook(nb["name"], name, kernelspec=nb["kernelspec"])
+            for c in nb["grade_cells"]:
+                gb.update_or_create_grade_cell(c["name"], nb["name"], name,
+                                               max_score=c["max_score"], cell_type=c["cell_type"])
+            for c in nb["solution_cells"]:
+                gb.update_or_create_solution_cell(c, nb["name"], name)
+            for c in nb["task_cells"]:
+                gb.update_or_create_task_cell(c["name"], nb["name"], name,
+                                              max_score=c["max_score"], cell_type=c["cell_type"])
+            for c in nb["source_cells"]:
+                gb.update_or_create_source_cell(c["name"], nb["name"], name, **{
+                    k: c[k] for k in ("cell_type", "locked", "source", "checksum")})
+    course = (root, db_url, NbGraderAPI(config=config))
+    _WORKER["courses"][key] = course
+    return course
+
+
+def _valid_notebook(data: bytes) -> str | None:
+    """None when nbgrader can read ``data``; else why not."""
+    import nbformat
+
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # NotJSONError, ValidationError, UnicodeDecodeError, ...
+        return f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+    return None
+
+
+def quiet_warnings() -> None:
+    """nbgrader's gradebook trips SQLAlchemy's autoflush warning on every submission."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", message="Object of type <Submitted", category=SAWarning)
+    warnings.filterwarnings("ignore", module="nbformat")
+
+
+def grade_submission(task: dict, spec: dict) -> dict:
+    """Grade one student's submission of one assignment (runs on a Dask worker)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    quiet_warnings()
+    start = time.perf_counter()
+    os.environ["WORKBOOK_PROFILE"] = "ci"
+    if task.get("watch_parent"):
+        _watch_parent()
+    limits = Limits(**task["limits"])
+    root, db_url, api = _scratch_course(spec, limits)
+    assignment, student = task["assignment"], task["student"]
+    known = [nb["name"] for nb in spec["notebooks"]]
+    notebooks = {name: {"status": "ok", "problems": [], "grades": {}, "comments": {},
+                        "late_penalty": None, "autograded": None} for name in known}
+
+    sub_dir = root / "grading" / "submitted" / student / assignment
+    out_dir = root / "grading" / "autograded" / student / assignment
+    shutil.rmtree(sub_dir, ignore_errors=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    sub_dir.mkdir(parents=True)
+    extra = []
+    for fname, data in task["files"].items():
+        stem = fname[:-len(".ipynb")]
+        if stem not in notebooks:
+            extra.append(fname)
+            continue
+        why = _valid_notebook(data)
+        if why:
+            notebooks[stem]["status"] = "invalid-notebook"
+            notebooks[stem]["problems"].append(f"{fname} cannot be read: {why}")
+            continue
+        (sub_dir / fname).write_bytes(data)
+    if task.get("timestamp"):
+        (sub_dir / "timestamp.txt").write_text(task["timestamp"] + "\n")
+    for name, nb in notebooks.items():
+        if nb["status"] == "ok" and not (sub_dir / f"{name}.ipynb").exists():
+            nb["status"] = "missing"
+            nb["problems"].append(f"no {name}.ipynb was submitted")
+
+    RUN_NOTES.clear()
+    error = None
+    if any((sub_dir / f"{n}.ipynb").exists() for n in known):
+        result = api.autograde(assignment, student, force=True, create=True)
+        if not result["success"]:
+            error = (result.get("error") or "") + "\n" + (result.get("log") or "")
+            error = "\n".join(error.strip().splitlines()[-15:])
+    else:  # nothing nbgrader could read: every notebook scores 0
+        with Gradebook(db_url, COURSE_ID) as gb:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(assignment, student)
+
+    with Gradebook(db_url, COURSE_ID) as gb:
+        for name, nb in notebooks.items():
+            notes = RUN_NOTES.get(name)
+            if notes and nb["status"] == "ok":
+                nb["status"] = notes["status"]
+            if notes:
+                nb["problems"].extend(notes["problems"])
+            if error and nb["status"] == "ok":
+                nb["status"] = "error"
+                nb["problems"].append("nbgrader failed: " + error)
+            try:
+                sn = gb.find_submission_notebook(name, assignment, student)
+            except MissingEntry:
+                continue
+            graded_by_nbgrader = nb["status"] not in ("missing", "invalid-notebook", "error")
+            for g in sn.grades:
+                if graded_by_nbgrader:
+                    nb["grades"][g.name] = {"auto_score": g.auto_score,
+                                            "needs_manual_grade": g.needs_manual_grade}
+                else:  # nothing to grade: code cells score 0; written answers stay manual
+                    manual = g.cell_type == "markdown"
+                    nb["grades"][g.name] = {"auto_score": None if manual else 0.0,
+                                            "needs_manual_grade": manual}
+            nb["comments"] = {c.name: c.auto_comment for c in sn.comments}
+            nb["late_penalty"] = sn.late_submission_penalty
+            path = out_dir / f"{name}.ipynb"
+            if graded_by_nbgrader and path.is_file():
+                nb["autograded"] = path.read_bytes()
+        try:
+            gb.remove_submission(assignment, student)  # keep the scratch gradebook small
+        except MissingEntry:
+            pass
+    shutil.rmtree(sub_dir, ignore_errors=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {"assignment": assignment, "student": student, "hash": task["hash"],
+            "timestamp": task.get("timestamp"), "notebooks": notebooks,
+            "extra_files": extra, "seconds": time.perf_counter() - start,
+            "worker": os.getpid()}
+
+
+# --------------------------------------------------------------------- client side
+
+class Recorder:
+    """The one writer: each result goes into the real gradebook in one transaction."""
+
+    def __init__(self, root: Path, db_url: str):
+        from nbgrader.api import Gradebook
+
+        quiet_warnings()
+        self.root = root
+        self.gb = Gradebook(db_url, COURSE_ID)
+        STATE.create(self.gb.engine, checkfirst=True)
+
+    def close(self) -> None:
+        self.gb.close()
+
+    def graded_hashes(self) -> dict[tuple[str, str], set[str]]:
+        """{(assignment, student): {hashes of its notebooks' rows}}."""
+        out: dict[tuple[str, str], set[str]] = {}
+        for r in self.gb.db.execute(STATE.select()):
+            out.setdefault((r.assignment, r.student), set()).add(r.submission_hash)
+        return out
+
+    def record(self, result: dict) -> dict[str, str]:
+        """Write ``result``; return {notebook: final status}."""
+        from nbgrader.utils import parse_utc
+        from sqlalchemy import and_
+
+        gb = self.gb
+        assignment, student = result["assignment"], result["student"]
+        # 1. the autograded notebooks (atomic replace; a re-run simply rewrites them)
+        out_dir = self.root / "grading" / "autograded" / student / assignment
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, nb in result["notebooks"].items():
+            target = out_dir / f"{name}.ipynb"
+            if nb["autograded"] is not None:
+                tmp = target.with_suffix(".ipynb.tmp")
+                tmp.write_bytes(nb["autograded"])
+                os.replace(tmp, target)
+            elif target.exists():
+                target.unlink()
+        if result.get("timestamp"):
+            (out_dir / "timestamp.txt").write_text(result["timestamp"] + "\n")
+
+        # 2. grades and state, one transaction
+        timestamp = parse_utc(result["timestamp"]) if result.get("timestamp") else None
+        try:
+            gb.update_or_create_student(student)
+            kwargs = {"timestamp": timestamp} if timestamp else {}
+            sub = gb.update_or_create_submission(assignment, student, **kwargs)
+            late = bool(timestamp) and (sub.total_seconds_late or 0) > 0
+            statuses = {}
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            previous = {r.notebook: r.writes for r in gb.db.execute(STATE.select().where(and_(
+                STATE.c.assignment == assignment, STATE.c.student == student)))}
+            gb.db.execute(STATE.delete().where(and_(STATE.c.assignment == assignment,
+                                                    STATE.c.student == student)))
+            for name, nb in result["notebooks"].items():
+                sn = gb.find_submission_notebook(name, assignment, student)
+                for g in sn.grades:
+                    new = nb["grades"].get(g.name)
+                    if new is None:
+                        continue
+                    g.auto_score = new["auto_score"]
+                    g.needs_manual_grade = new["needs_manual_grade"]
+                for c in sn.comments:
+                    if c.name in nb["comments"]:
+                        c.auto_comment = nb["comments"][c.name]
+                if nb["late_penalty"] is not None:
+                    sn.late_submission_penalty = nb["late_penalty"]
+                status = nb["status"]
+                if status == "ok" and late:
+                    status = "late"
+                sn.flagged = status not in ("ok", "late")
+                statuses[name] = status
+                gb.db.execute(STATE.insert().values(
+                    assignment=assignment, student=student, notebook=name,
+                    submission_hash=result["hash"], status=status,
+                    detail="\n".join(nb["problems"])[:20_000] or None,
+                    seconds=result["seconds"], graded_at=now,
+                    writes=previous.get(name, 0) + 1))
+            gb.db.commit()
+        except BaseException:
+            gb.db.rollback()
+            raise
+        return statuses
+
+
+@dataclass
+class Summary:
+    graded: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    statuses: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        lines = [f"graded {self.graded} submission(s), {self.skipped} unchanged and skipped, "
+                 f"in {self.seconds:.1f} s"]
+        if self.statuses:
+            lines.append("notebooks: " + ", ".join(f"{n} {s}" for s, n in
+                                                    sorted(self.statuses.items())))
+        if self.problems:
+            lines.append(f"problems ({len(self.problems)}):")
+            lines.extend("  " + p for p in self.problems)
+        return "\n".join(lines)
+
+
+def _failed_result(task: dict, spec: dict, err: BaseException) -> dict:
+    """The grader crashed on this submission (e.g. the worker died): zeros, status error."""
+    why = f"the grader failed on this submission: {type(err).__name__}: {err}"
+    notebooks = {}
+    for nb in spec["notebooks"]:
+        grades = {c["name"]: {"auto_score": 0.0, "needs_manual_grade": False}
+                  for c in nb["grade_cells"] if c["cell_type"] == "code"}
+        notebooks[nb["name"]] = {"status": "error", "problems": [why], "grades": grades,
+                                 "comments": {}, "late_penalty": None, "autograded": None}
+    return {"assignment": task["assignment"], "student": task["student"], "hash": task["hash"],
+            "timestamp": task.get("timestamp"), "notebooks": notebooks, "extra_files": [],
+            "seconds": 0.0, "worker": None}
+
+
+def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
+              db_url: str | None = None, workers: int | None = None,
+              scheduler: str | None = None, limits: Limits = Limits(), force: bool = False,
+              students: list[str] | None = None, progress: bool = True,
+              log: Callable[[str], None] = print) -> Summary:
+    """Grade every new or changed submission; see the module docstring."""
+    start = time.perf_counter()
+    root = Path(root) if root is not None else repo_root()
+    db_url = db_url or course_config(root).CourseDirectory.db_url
+    summary = Summary()
+    subs = find_submissions(root, assignments, students)
+    if assignments:
+        missing = sorted(set(assignments) - {s.assignment for s in subs})
+        for a in missing:
+            log(f"no submissions of {a} in {root / 'grading' / 'submitted'}")
+    if not subs:
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    specs = {}
+    for name in sorted({s.assignment for s in subs}):
+        ensure_in_gradebook(root, db_url, name)
+        specs[name] = assignment_spec(root, db_url, name)
+
+    recorder = Recorder(root, db_url)
+    try:
+        done = recorder.graded_hashes()
+        tasks = []
+        for s in subs:
+            files = s.files()
+            s.hash = submission_hash(files, s.timestamp(), specs[s.assignment]["hash"])
+            if not force and done.get((s.assignment, s.student)) == {s.hash}:
+                summary.skipped += 1
+                continue
+            tasks.append({"assignment": s.assignment, "student": s.student, "files": files,
+                          "timestamp": s.timestamp(), "hash": s.hash,
+                          "limits": limits.as_dict(), "watch_parent": scheduler is None})
+        if tasks:
+            _run(tasks, specs, recorder, summary, workers=workers, scheduler=scheduler,
+                 progress=progress)
+    finally:
+        recorder.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _run(tasks, specs, recorder: Recorder, summary: Summary, *, workers, scheduler, progress):
+    import logging
+
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        n = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        spec_futures = {name: client.scatter([spec], broadcast=True)[0]
+                        for name, spec in specs.items()}
+        futures = {}
+        for task in tasks:
+            fut = client.submit(grade_submission, task, spec_futures[task["assignment"]],
+                                pure=False, key=f"grade-{task['assignment']}-{task['student']}-"
+                                                f"{task['hash'][:12]}-{time.time_ns()}")
+            futures[fut] = task
+        bar = tqdm(total=len(tasks), unit="submission", desc="autograde", disable=not progress,
+                   file=sys.stderr, dynamic_ncols=True)
+        try:
+            for fut in as_completed(futures):
+                task = futures.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as err:  # the worker died on it (KilledWorker), ...
+                    result = _failed_result(task, specs[task["assignment"]], err)
+                statuses = recorder.record(result)
+                summary.graded += 1
+                for name, status in statuses.items():
+                    summary.statuses[status] += 1
+                    if status != "ok":
+                        detail = "; ".join(result["notebooks"][name]["problems"][:3])
+                        summary.problems.append(
+                            f"{task['student']} {task['assignment']}/{name}: {status}"
+                            + (f" -- {detail}" if detail else ""))
+                for fname in result.get("extra_files", []):
+                    summary.problems.append(f"{task['student']} {task['assignment']}: "
+                                            f"ignored unexpected notebook {fname}")
+                bar.update(1)
+        finally:
+            bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
