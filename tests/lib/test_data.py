@@ -34,3 +34,16 @@ def test_linearly_separable_has_the_promised_margin():
     X, y = data.linearly_separable(200, margin=0.5, seed=0)
     side = X @ np.array([1.0, 1.0]) / np.sqrt(2)
     assert (side[y == 1] >= 0.25 - 1e-12).all() and (side[y == 0] <= -0.25 + 1e-12).all()
+
+
+def test_plot_setup_follows_the_profile(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from workbook import plots
+
+    monkeypatch.setenv("WORKBOOK_PROFILE", "ci")
+    plots.setup()
+    assert plt.rcParams["figure.dpi"] == plots.DPI["ci"]
+    monkeypatch.setenv("WORKBOOK_PROFILE", "full")
+    plots.setup()
+    assert plt.rcParams["figure.dpi"] == plots.DPI["full"]
