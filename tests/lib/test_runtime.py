@@ -41,3 +41,14 @@ def test_device_falls_back_to_cpu_and_can_be_forced(monkeypatch):
 def test_describe_is_one_line_naming_profile_and_device():
     line = runtime.describe()
     assert "\n" not in line and "profile=ci" in line and "device=" in line
+
+
+def test_set_threads_caps_torch_only_under_ci(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("WORKBOOK_PROFILE", "full")
+        assert runtime.set_threads() is None and torch.get_num_threads() == before
+        monkeypatch.setenv("WORKBOOK_PROFILE", "ci")
+        assert runtime.set_threads() == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

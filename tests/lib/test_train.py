@@ -14,7 +14,7 @@ from workbook.train import (
 )
 
 CPU = torch.device("cpu")
-MAX_SECONDS = 2.0  # the tiny problem takes ~0.1 s on one free core; leave room for busy CI
+MAX_SECONDS = 30.0  # ~0.1 s on a free core; only catches a runaway loop, never machine load
 NUM_EXAMPLES, NUM_FEATURES, NUM_CLASSES = 256, 4, 3
 
 
@@ -43,7 +43,7 @@ def assert_same_params(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_tiny_model_learns_quickly():
+def test_tiny_model_learns():
     model = small_model()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     start = time.perf_counter()

@@ -27,6 +27,9 @@ from dataclasses import asdict, dataclass
 # What GuardedExecute observed, per notebook name: {"status": ..., "problems": [...]}.
 # A worker grades one submission at a time (threads_per_worker=1), so a module global works.
 RUN_NOTES: dict[str, dict] = {}
+# Threads per kernel, set by the grader so that parallel kernels share the cores.
+KERNEL_THREADS_ENV = "WORKBOOK_KERNEL_THREADS"
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 TRUNCATED = "\n... output truncated by the grader (more than {limit} bytes) ...\n"
 
@@ -74,6 +77,9 @@ def _launch(argv: list[str]) -> None:
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
     env = dict(os.environ, WORKBOOK_PROFILE="ci")
+    threads = os.environ.get(KERNEL_THREADS_ENV)
+    if threads:  # read by torch, NumPy's BLAS and OpenMP when the kernel imports them
+        env.update({var: threads for var in THREAD_VARS})
     os.execvpe(cmd[0], cmd, env)
 
 
