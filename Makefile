@@ -46,5 +46,26 @@ release: $(STAMP)
 bench-gpt: $(STAMP)
 	$(PY) bench/bench_gpt.py --config full $(BENCH_ARGS)
 
+## grade: the whole grading chain on a synthetic class (grading/demo/build/course):
+## release, collect an LMS .zip, autograde, feedback, export, report
+.PHONY: grade bench-grade
+DEMO ?= grading/demo/build/course
+DEMO_ASSIGNMENTS ?=
+WORKBOOK := $(VENV)/bin/workbook
+grade: $(STAMP)
+	$(PY) grading/demo/make_demo_class.py --course $(DEMO) $(DEMO_ASSIGNMENTS)
+	for z in $(DEMO)/inbox/*.zip; do \
+	  $(WORKBOOK) collect "$$z" --assignment "$$(basename "$$z" .zip)" --root $(DEMO) || exit 1; done
+	$(WORKBOOK) autograde --root $(DEMO) --cell-timeout 20 --wall-time 300 --memory-mb 4096
+	$(WORKBOOK) feedback --root $(DEMO)
+	$(WORKBOOK) export --root $(DEMO)
+	$(WORKBOOK) report --root $(DEMO)
+	@echo "feedback: $(DEMO)/grading/feedback/<student>/<assignment>/<notebook>.html"
+	@echo "report:   $(DEMO)/grading/reports/index.html"
+
+## bench-grade: plain `nbgrader autograde` vs `workbook autograde` (1 and 2 workers), 40 submissions
+bench-grade: $(STAMP)
+	$(PY) bench/bench_grade.py $(BENCH_ARGS)
+
 clean-venv:
 	rm -rf $(VENV)

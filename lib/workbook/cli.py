@@ -6,6 +6,13 @@
     workbook autograde [ASSIGNMENT ...]        grade new or changed submissions in parallel
                                                (local Dask cluster, or --scheduler ADDRESS)
     workbook export [--output FILE]            grades as CSV: student x notebook, per cell
+    workbook feedback [ASSIGNMENT ...]         per-student HTML: points and messages per test
+                                               (no hidden test, no mark scheme)
+    workbook report                            grading/reports/index.html: score
+                                               distributions, pass rate per test, timings,
+                                               flagged submissions
+    workbook demo                              a synthetic class (LMS-style .zip per
+                                               assignment) built from solutions/
 
 Every command works on the checkout (or --root, or $WORKBOOK_ROOT) and passes nbgrader its
 configuration explicitly, so it can run from any folder. Exit status: 0 when the command
@@ -81,6 +88,46 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feedback(args: argparse.Namespace) -> int:
+    from workbook.grading.feedback import FeedbackError, generate_feedback
+
+    root = _root(args)
+    try:
+        paths = generate_feedback(args.assignments or None, root=root, db_url=args.db_url,
+                                  students=args.student or None,
+                                  output=Path(args.output) if args.output else None)
+    except FeedbackError as err:
+        print(f"workbook feedback: {err}", file=sys.stderr)
+        return 1
+    where = Path(args.output) if args.output else root / "grading" / "feedback"
+    print(f"wrote {len(paths)} feedback page(s) under {where}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from workbook.grading.report import report
+
+    root = _root(args)
+    out = report(root=root, db_url=args.db_url,
+                 output=Path(args.output) if args.output else None)
+    print(f"wrote {out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from workbook.grading.demo import DemoError, build_demo
+
+    try:
+        zips = build_demo(root=_root(args), output=Path(args.output) if args.output else None,
+                          assignments=args.assignments or None, db_url=args.db_url)
+    except DemoError as err:
+        print(f"workbook demo: {err}", file=sys.stderr)
+        return 1
+    for path in zips:
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbook", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +172,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", "write the grades as CSV (one row per student x notebook)", _export)
     p.add_argument("--output", "-o", help="CSV file (default: grading/exports/grades.csv)")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--db-url", help="nbgrader gradebook URL")
+
+    p = add("feedback", "per-student HTML feedback: points and messages per test "
+                        "(hidden tests and mark schemes never shown)", _feedback)
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--output", "-o", help="folder (default: grading/feedback)")
+    p.add_argument("--db-url", help="nbgrader gradebook URL")
+
+    p = add("report", "an HTML report with plots: scores, pass rate per test, grading "
+                      "time, flagged submissions", _report)
+    p.add_argument("--output", "-o", help="folder (default: grading/reports)")
+    p.add_argument("--db-url", help="nbgrader gradebook URL")
+
+    p = add("demo", "build a synthetic class from solutions/ (perfect, blank, wrong, late "
+                    "and bad submissions) as one LMS-style .zip per assignment; sets a "
+                    "due date in the gradebook", _demo)
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--output", "-o", help="folder for the .zip files "
+                                          "(default: grading/demo/build/inbox)")
     p.add_argument("--db-url", help="nbgrader gradebook URL")
     return parser
 

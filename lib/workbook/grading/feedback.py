@@ -1,0 +1,370 @@
+"""Per-student feedback as HTML, rendered from the autograded notebook and the gradebook.
+
+    grading/feedback/<student>/<assignment>/<notebook>.html
+
+Written here rather than by nbgrader's ``generate_feedback``, whose HTML is the whole
+autograded notebook: test cells restored from the gradebook carry their hidden tests,
+task cells their mark schemes, and tracebacks run through the hidden code. This renderer
+shows, per cell:
+
+- markdown: the text, with any ``BEGIN MARK SCHEME`` ... ``END MARK SCHEME`` region cut;
+- the student's code, with its text/image outputs (capped);
+- a graded test cell: its visible source (the ``BEGIN HIDDEN TESTS`` region replaced by
+  one line saying hidden tests ran), points, passed/failed and, when it failed, only the
+  exception's type and message -- the check's diagnostic (``AssertionError: relu(...)``),
+  never a traceback;
+- a task (written answer): points, or "awaiting manual grading"; the instructor's
+  comment when there is one.
+
+Before a page is written, its test and task cells are checked against every line of the
+notebook's hidden tests and mark schemes (from the gradebook) that is not also visible;
+a match stops the command (``FeedbackError``) rather than publish it.
+
+A notebook that could not be graded (``missing``, ``invalid-notebook``, ``error``) gets a
+page saying so, with the autograder's reason. Nothing is read from cells' metadata that a
+student could forge: the cells that count come from the gradebook.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbook.grading.autograde import STATE, quiet_warnings
+from workbook.grading.config import COURSE_ID, course_config, repo_root
+
+MAX_MESSAGE = 2000       # characters of an exception message shown
+MAX_TEXT = 5000          # characters of a cell's text output shown
+MAX_IMAGE_BYTES = 300_000
+
+HIDDEN_NOTE = "# (hidden tests ran here)"
+_REGIONS = (("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", HIDDEN_NOTE),
+            ("BEGIN MARK SCHEME", "END MARK SCHEME", None),
+            ("BEGIN SOLUTION", "END SOLUTION", None))
+
+
+def strip_regions(source: str) -> str:
+    """``source`` without its hidden-test, mark-scheme and solution regions (markers
+    included); a region left open runs to the end of the cell."""
+    out, skipping = [], None
+    for line in source.splitlines():
+        if skipping is None:
+            for begin, end, note in _REGIONS:
+                if begin in line:
+                    skipping = end
+                    if note is not None:
+                        indent = line[:len(line) - len(line.lstrip())]
+                        out.append(indent + note)
+                    break
+            else:
+                if not any(end in line for _, end, _ in _REGIONS):
+                    out.append(line)
+        elif skipping in line:
+            skipping = None
+    return "\n".join(out)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _error_line(out) -> str:
+    ename = str(out.get("ename", "Error"))
+    evalue = _ANSI.sub("", str(out.get("evalue", "")))
+    return _clip(f"{ename}: {evalue}" if evalue else ename, MAX_MESSAGE)
+
+
+# ------------------------------------------------------------------------------ model
+
+@dataclass
+class CellView:
+    kind: str                 # markdown | code | test | task
+    source: str
+    grade_id: str | None = None
+    score: float | None = None
+    max_score: float | None = None
+    result: str | None = None  # passed | partial | failed | manual
+    message: str | None = None
+    outputs: list = field(default_factory=list)  # ("text", str) | ("png", b64) | ("error", str)
+    comment: str | None = None
+
+
+@dataclass
+class NotebookView:
+    student: str
+    assignment: str
+    notebook: str
+    status: str
+    detail: str
+    score: float
+    max_score: float
+    late_penalty: float
+    cells: list[CellView]
+
+
+def _score_view(grade) -> tuple[float | None, str]:
+    score = grade.score if not grade.needs_manual_grade else None
+    if grade.needs_manual_grade:
+        return None, "manual"
+    if score >= grade.max_score:
+        return score, "passed"
+    return score, ("partial" if score > 0 else "failed")
+
+
+def _outputs(cell) -> list:
+    shown, text = [], []
+    for out in cell.get("outputs", []):
+        kind = out.get("output_type")
+        if kind == "stream":
+            text.append(str(out.get("text", "")))
+        elif kind in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            png = data.get("image/png")
+            if png and len(png) <= MAX_IMAGE_BYTES * 4 // 3:
+                shown.append(("png", png.replace("\n", "")))
+            elif "text/plain" in data:
+                text.append(str(data["text/plain"]) + "\n")
+        elif kind == "error":
+            shown.append(("error", _error_line(out)))
+    joined = _ANSI.sub("", "".join(text))
+    if joined.strip():
+        shown.insert(0, ("text", _clip(joined, MAX_TEXT)))
+    return shown
+
+
+def notebook_view(gb, sn, path: Path | None, status: str, detail: str) -> NotebookView:
+    """The feedback of submitted notebook ``sn`` (nbgrader's SubmittedNotebook);
+    ``path``: its autograded .ipynb, or None when there is none."""
+    import nbformat
+
+    grades = {g.name: g for g in sn.grades}
+    comments = {c.name: (c.manual_comment or "") for c in sn.comments}
+    penalty = sn.late_submission_penalty or 0.0
+    total = sum((g.score or 0.0) + (g.extra_credit or 0.0) for g in sn.grades)
+    view = NotebookView(sn.student.id, sn.assignment.name, sn.notebook.name, status, detail,
+                        total - penalty, sn.max_score, penalty, [])
+    if path is None or not path.is_file():
+        for name, g in grades.items():  # the scores, without a notebook to show
+            score, result = _score_view(g)
+            kind = "task" if g.cell_type == "markdown" else "test"
+            view.cells.append(CellView(kind, "", name, score, g.max_score, result,
+                                       comment=comments.get(name) or None))
+        return view
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id")
+        grade = grades.get(gid) if gid else None
+        source = strip_regions(cell.source)
+        if grade is not None:  # a graded cell of the gradebook: test or written task
+            score, result = _score_view(grade)
+            kind = "task" if grade.cell_type == "markdown" else "test"
+            cv = CellView(kind, source, gid, score, grade.max_score, result,
+                          comment=comments.get(gid) or None)
+            if kind == "test":
+                errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                if errors:
+                    cv.message = _error_line(errors[-1])
+                elif result == "failed":
+                    cv.message = "no result (the cell printed to stderr or did not run)"
+            view.cells.append(cv)
+        elif cell.cell_type == "markdown":
+            view.cells.append(CellView("markdown", source))
+        elif cell.cell_type == "code":
+            view.cells.append(CellView("code", source, gid, outputs=_outputs(cell)))
+    return view
+
+
+# ---------------------------------------------------------------------------- HTML
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em} .summary{background:#f4f6fa;padding:.8em 1em;border-radius:6px}
+.cell{margin:1em 0} pre{background:#f7f7f7;padding:.6em;overflow-x:auto;white-space:pre-wrap;
+border-radius:4px;font-size:.88em} .out pre{background:#fff;border-left:3px solid #ccc}
+.test{border:1px solid #ddd;border-radius:6px;padding:.2em .8em}
+.passed{border-left:6px solid #2a9d4b} .failed{border-left:6px solid #d33}
+.partial{border-left:6px solid #e9a400} .manual{border-left:6px solid #888}
+.badge{font-weight:bold} .msg{color:#a00;white-space:pre-wrap} .status{font-weight:bold}
+img{max-width:100%} .comment{background:#fffbe6;padding:.4em .8em}
+"""
+
+
+def _num(x) -> str:
+    return "" if x is None else (f"{x:g}" if isinstance(x, (int, float)) else str(x))
+
+
+def render(view: NotebookView) -> str:
+    e = html.escape
+    md = _markdown()
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+             f"<title>{e(view.assignment)}/{e(view.notebook)} -- {e(view.student)}</title>"
+             f"<style>{CSS}</style></head><body>",
+             f"<h1>{e(view.assignment)} / {e(view.notebook)}</h1>",
+             "<div class='summary'>",
+             f"<div>Student: <b>{e(view.student)}</b></div>",
+             f"<div>Score: <b>{_num(round(view.score, 4))} / {_num(view.max_score)}</b>"
+             + (f" (late penalty {_num(view.late_penalty)})" if view.late_penalty else "")
+             + "</div>"]
+    if view.status != "ok":
+        parts.append(f"<div>Status: <span class='status'>{e(view.status)}</span></div>")
+    if view.detail:
+        parts.append(f"<pre>{e(view.detail)}</pre>")
+    manual = [c for c in view.cells if c.result == "manual"]
+    if manual:
+        parts.append(f"<div>{len(manual)} written answer(s) await manual grading.</div>")
+    parts.append("</div>")
+    for c in view.cells:
+        if c.kind == "markdown":
+            parts.append(f"<div class='cell md'>{md(c.source)}</div>")
+        elif c.kind == "code":
+            parts.append(f"<div class='cell code'><pre>{e(c.source)}</pre>{_render_outputs(c)}</div>")
+        else:
+            label = {"passed": "passed", "partial": "partly passed", "failed": "failed",
+                     "manual": "awaiting manual grading"}[c.result]
+            if c.kind == "task" and c.result != "manual":
+                label = "graded"
+            pts = (f"{_num(c.score)} / {_num(c.max_score)} points" if c.score is not None
+                   else f"{_num(c.max_score)} points")
+            body = md(c.source) if c.kind == "task" else (
+                f"<pre>{e(c.source)}</pre>" if c.source else "")
+            parts.append(f"<div class='cell test {c.result}' id='{e(c.grade_id or '')}'>"
+                         f"<p><span class='badge'>{e(c.grade_id or '')}: {e(label)}</span> "
+                         f"-- {pts}</p>{body}")
+            if c.message:
+                parts.append(f"<pre class='msg'>{e(c.message)}</pre>")
+            if c.comment:
+                parts.append(f"<div class='comment'>Comment: {e(c.comment)}</div>")
+            parts.append("</div>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _render_outputs(c: CellView) -> str:
+    out = []
+    for kind, value in c.outputs:
+        if kind == "text":
+            out.append(f"<pre>{html.escape(value)}</pre>")
+        elif kind == "png":
+            try:
+                base64.b64decode(value, validate=True)
+            except ValueError:
+                continue
+            out.append(f"<img alt='plot' src='data:image/png;base64,{value}'>")
+        elif kind == "error":
+            out.append(f"<pre class='msg'>{html.escape(value)}</pre>")
+    return f"<div class='out'>{''.join(out)}</div>" if out else ""
+
+
+def _markdown():
+    import mistune
+
+    render_md = mistune.create_markdown(escape=True)
+    return lambda text: render_md(text)
+
+
+# ------------------------------------------------------------------------ leak guard
+
+class FeedbackError(RuntimeError):
+    """A page would show something a student must not see (a renderer bug): not written."""
+
+
+def secret_lines(source_cells) -> set[str]:
+    """Lines of the hidden-test and mark-scheme regions of a notebook's source cells (from
+    the gradebook) that appear nowhere in the visible parts: what a page must not show."""
+    hidden, visible = set(), set()
+    for cell in source_cells:
+        inside = None
+        for line in (cell.source or "").splitlines():
+            text = line.strip()
+            if inside is None:
+                if "BEGIN HIDDEN TESTS" in text or "BEGIN MARK SCHEME" in text:
+                    inside = "END HIDDEN TESTS" if "HIDDEN" in text else "END MARK SCHEME"
+                elif "BEGIN SOLUTION" not in text and "END SOLUTION" not in text:
+                    visible.add(text)
+            elif inside in text:
+                inside = None
+            elif len(text) >= 8:
+                hidden.add(text)
+    return hidden - visible
+
+
+def check_view(view: NotebookView, secrets: set[str]) -> list[str]:
+    """Secret lines shown by the instructor's parts of ``view`` (tests, tasks, messages)."""
+    found = []
+    for c in view.cells:
+        if c.kind not in ("test", "task"):
+            continue  # the student's own code and outputs: theirs to see
+        shown = {line.strip() for text in (c.source, c.message or "") for line in text.splitlines()}
+        found.extend(f"{c.grade_id}: {line}" for line in sorted(shown & secrets))
+    return found
+
+
+# ----------------------------------------------------------------------------- command
+
+def generate_feedback(assignments: list[str] | None = None, *, root: Path | None = None,
+                      db_url: str | None = None, students: list[str] | None = None,
+                      output: Path | None = None) -> list[Path]:
+    """Write the feedback pages of every graded submission; return their paths."""
+    from nbgrader.api import Gradebook
+
+    quiet_warnings()
+    root = Path(root) if root is not None else repo_root()
+    db_url = db_url or course_config(root).CourseDirectory.db_url
+    output = Path(output) if output is not None else root / "grading" / "feedback"
+    written = []
+    secrets: dict[int, set[str]] = {}
+    with Gradebook(db_url, COURSE_ID) as gb:
+        STATE.create(gb.engine, checkfirst=True)
+        state = {(r.assignment, r.student, r.notebook): r for r in gb.db.execute(STATE.select())}
+        for a in sorted(gb.assignments, key=lambda a: a.name):
+            if assignments and a.name not in assignments:
+                continue
+            for sub in gb.assignment_submissions(a.name):
+                student = sub.student.id
+                if students and student not in students:
+                    continue
+                for sn in sub.notebooks:
+                    rec = state.get((a.name, student, sn.name))
+                    status = rec.status if rec is not None else (
+                        "late" if (sub.total_seconds_late or 0) > 0 else "ok")
+                    detail = _short_detail(rec.detail if rec is not None else "")
+                    path = root / "grading" / "autograded" / student / a.name / f"{sn.name}.ipynb"
+                    graded = status not in ("missing", "invalid-notebook", "error")
+                    view = notebook_view(gb, sn, path if graded else None, status, detail)
+                    if sn.notebook.id not in secrets:
+                        secrets[sn.notebook.id] = secret_lines(sn.notebook.source_cells)
+                    leaks = check_view(view, secrets[sn.notebook.id])
+                    if leaks:
+                        raise FeedbackError(
+                            f"feedback of {student} {a.name}/{sn.name} would show hidden "
+                            f"tests or mark schemes; nothing written for it:\n  "
+                            + "\n  ".join(leaks[:10]))
+                    dest = output / student / a.name / f"{sn.name}.html"
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = dest.with_name(dest.name + ".tmp")
+                    tmp.write_text(render(view), encoding="utf-8")
+                    os.replace(tmp, dest)
+                    written.append(dest)
+    return written
+
+
+def _short_detail(detail: str | None) -> str:
+    """The autograder's problems, first line of each (no nbgrader log, no traceback)."""
+    lines = []
+    for problem in (detail or "").split("\n"):
+        problem = problem.strip()
+        if not problem or problem.startswith(("Traceback", "File ", "[")):
+            continue
+        if problem.startswith("nbgrader failed"):
+            lines.append("the grader failed on this notebook; your instructor will look at it")
+            break
+        lines.append(_clip(problem, 300))
+    return "\n".join(dict.fromkeys(lines))

@@ -1,0 +1,129 @@
+"""`workbook feedback`: per-student HTML with each test's points and message; hidden tests
+and mark schemes never shown, tracebacks never shown.
+
+The renderer is checked on a hand-made autograded notebook (a hidden check failing with
+a message, a traceback through the hidden code, a mark scheme), then the command on the
+tiny course with every bad submission (the shared ``autograded`` fixture)."""
+
+import html
+from types import SimpleNamespace as NS
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from bad_submissions import CASES
+from tiny_course import ASSIGNMENT, NOTEBOOK, workbook
+from workbook.grading.feedback import (FeedbackError, check_view, notebook_view, render,
+                                       secret_lines, strip_regions)
+
+HIDDEN_LINE = "checks.assert_close(sigmoid(np.array([-1000.0])), [0.0], name='sigmoid(-1000)')"
+SCHEME = "Full marks only for the word 'linearly separable'."
+TEST_SRC = ("checks.assert_close(sigmoid(0.0), 0.5, name='sigmoid(0)')\n"
+            "### BEGIN HIDDEN TESTS\n" + HIDDEN_LINE + "\n### END HIDDEN TESTS")
+TASK_SRC = "Why can't a perceptron learn XOR?\n=== BEGIN MARK SCHEME ===\n" + SCHEME + \
+           "\n=== END MARK SCHEME ==="
+
+
+def _meta(gid, **flags):
+    return {"nbgrader": {"grade_id": gid, "schema_version": 3, **flags}}
+
+
+def _fake(tmp_path):
+    """An autograded notebook and the gradebook records of its submission."""
+    error = new_output("error", ename="AssertionError",
+                       evalue="sigmoid(-1000): expected [0.], got [nan]",
+                       traceback=["Traceback (most recent call last)", f"----> 2 {HIDDEN_LINE}",
+                                  "AssertionError: sigmoid(-1000): expected [0.], got [nan]"])
+    leak_print = new_output("stream", name="stdout", text="secret expected value 0.0\n")
+    cells = [
+        new_markdown_cell("# Sigmoid"),
+        new_code_cell("def sigmoid(z):\n    return 1 / (1 + np.exp(-z))",
+                      metadata=_meta("ex-sigmoid", solution=True),
+                      outputs=[new_output("stream", name="stdout", text="my debug print\n")]),
+        new_code_cell(TEST_SRC, metadata=_meta("test-sigmoid", grade=True, locked=True, points=2),
+                      outputs=[leak_print, error]),
+        new_code_cell("assert True", metadata=_meta("test-ok", grade=True, points=1)),
+        new_markdown_cell(TASK_SRC, metadata=_meta("task-xor", task=True, points=2)),
+    ]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    grade = lambda name, score, max_score, kind="code", manual=False: NS(  # noqa: E731
+        name=name, score=score, auto_score=score, max_score=max_score, cell_type=kind,
+        needs_manual_grade=manual, extra_credit=0)
+    sn = NS(student=NS(id="zoe"), assignment=NS(name="01_neurons"), notebook=NS(name="neurons"),
+            grades=[grade("test-sigmoid", 0, 2), grade("test-ok", 1, 1),
+                    grade("task-xor", None, 2, "markdown", manual=True)],
+            comments=[NS(name="test-sigmoid", manual_comment="Look at overflow.")],
+            late_submission_penalty=0, max_score=5)
+    source_cells = [NS(source=TEST_SRC), NS(source=TASK_SRC),
+                    NS(source="def sigmoid(z):\n    ### BEGIN SOLUTION\n    return 0\n"
+                              "    ### END SOLUTION")]
+    return sn, path, source_cells
+
+
+def test_page_shows_points_and_the_checks_message_but_no_hidden_code(tmp_path):
+    sn, path, source_cells = _fake(tmp_path)
+    view = notebook_view(None, sn, path, "ok", "")
+    page = render(view)
+    text = html.unescape(page)
+    assert "1 / 5" in text                                     # total
+    assert "test-sigmoid: failed" in text and "0 / 2 points" in text
+    assert "test-ok: passed" in text and "1 / 1 points" in text
+    assert "task-xor: awaiting manual grading" in text
+    assert "AssertionError: sigmoid(-1000): expected [0.], got [nan]" in text
+    assert "Look at overflow." in text                         # the grader's comment
+    assert "my debug print" in text                            # the student's own output
+    assert "name='sigmoid(0)'" in text                         # the visible test
+    for secret in (HIDDEN_LINE, "sigmoid(np.array([-1000.0]))", SCHEME, "linearly separable",
+                   "Traceback", "BEGIN HIDDEN", "MARK SCHEME", "secret expected value"):
+        assert secret not in text, secret
+    assert check_view(view, secret_lines(source_cells)) == []
+
+
+def test_leak_guard_catches_a_hidden_line():
+    secrets = secret_lines([NS(source=TEST_SRC), NS(source=TASK_SRC)])
+    assert HIDDEN_LINE in secrets and SCHEME in secrets
+    assert "checks.assert_close(sigmoid(0.0), 0.5, name='sigmoid(0)')" not in secrets
+    from workbook.grading.feedback import CellView, NotebookView
+
+    leaky = NotebookView("zoe", "a", "nb", "ok", "", 0, 1, 0,
+                         [CellView("test", TEST_SRC, "test-sigmoid", 0, 1, "failed")])
+    assert check_view(leaky, secrets) == [f"test-sigmoid: {HIDDEN_LINE}"]
+    assert FeedbackError  # raised by generate_feedback on such a page
+
+
+@pytest.mark.parametrize("source, kept, cut", [
+    ("a = 1\n### BEGIN HIDDEN TESTS\nsecret()\n### END HIDDEN TESTS\nb = 2",
+     ["a = 1", "b = 2", "hidden tests ran here"], ["secret", "BEGIN", "END"]),
+    ("Q?\n=== BEGIN MARK SCHEME ===\nscheme\n=== END MARK SCHEME ===\nafter", ["Q?", "after"],
+     ["scheme"]),
+    ("x\n### BEGIN HIDDEN TESTS\nnever closed", ["x"], ["never closed"]),
+])
+def test_strip_regions(source, kept, cut):
+    out = strip_regions(source)
+    assert all(k in out for k in kept) and not any(c in out for c in cut)
+
+
+def test_feedback_command_on_every_bad_submission(autograded, tmp_path):
+    out = tmp_path / "feedback"
+    run = workbook("feedback", "-o", str(out), root=autograded.root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    pages = {p.parts[-3]: p for p in out.glob(f"*/{ASSIGNMENT}/{NOTEBOOK}.html")}
+    assert set(pages) == {c.student for c in CASES}
+    for student, page in pages.items():
+        text = html.unescape(page.read_text())
+        for secret in ("add(-1, 1)", "double(-3)", "Because.", "HIDDEN TESTS", "MARK SCHEME",
+                       "Traceback", "BEGIN SOLUTION"):
+            assert secret not in text, (student, secret)
+        case = next(c for c in CASES if c.student == student)
+        for cell, points in case.scores.items():
+            max_points = {"test-add": 2, "test-double": 1}[cell]
+            assert f"{points} / {max_points} points" in text, (student, cell)
+        if case.status != "ok":
+            assert case.status in text, student
+    exc = html.unescape(pages["exc"].read_text())
+    assert "ValueError: not today not today" in exc
+    assert pages["exc"].stat().st_size < 20_000                # a 2 MB message, capped
+    assert "NotJSONError" in html.unescape(pages["broken"].read_text())
+    assert "test-add: failed" in html.unescape(pages["tampered"].read_text())
