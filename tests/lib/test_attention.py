@@ -25,20 +25,6 @@ from workbook.nn.layers import FeedForward, LayerNorm, count_parameters
 f64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tensors here are tiny: extra threads only fight over a shared CPU (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 def randn(*shape):
     return torch.randn(*shape, dtype=f64)
 

@@ -40,20 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 f64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tensors here are tiny: extra threads only fight over a shared CPU (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 def tiny(**overrides) -> GPTConfig:
     settings = dict(vocab_size=11, block_size=8, num_layers=2, num_heads=2, d_model=16,
                     dropout=0.0)

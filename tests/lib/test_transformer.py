@@ -29,20 +29,6 @@ f64 = torch.float64
 PAD, BOS, EOS = 0, 1, 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tensors here are tiny: extra threads only fight over a shared CPU (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 def randomise(module):
     """torch starts biases and LayerNorm at 0/1: perturb everything so that each counts."""
     with torch.no_grad():
