@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # seconds spent executing each notebook, printed as "slowest notebooks" after the run
@@ -18,3 +20,35 @@ def assignments() -> list[str]:
     """Assignment ids with a source notebook: ``['01_neurons', '02_backprop', ...]``."""
     return sorted(p.name for p in (ROOT / "solutions").iterdir()
                   if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if not any(m in line for m in SOLUTION_MARKERS))
+
+
+def cells_by_id(nb) -> dict[str, nbformat.NotebookNode]:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if "grade_id" in c.metadata.get("nbgrader", {})}
+
+
+def fill_submission(released, source, replacements: dict[str, str] | None = None):
+    """The release with every exercise answered by the solution, then ``replacements``."""
+    nb = nbformat.from_dict(released)
+    solutions = cells_by_id(source)
+    replacements = dict(replacements or {})
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("solution") or cell.cell_type != "code":
+            continue
+        grade_id = meta["grade_id"]
+        if grade_id in replacements:
+            cell.source = replacements.pop(grade_id)
+        else:
+            cell.source = strip_solution_markers(solutions[grade_id].source)
+    if replacements:
+        raise KeyError(f"no exercise cell(s) {sorted(replacements)} in the notebook")
+    return nb

@@ -23,12 +23,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import record_notebook_time
+from helpers import cells_by_id, fill_submission, record_notebook_time
 from workbook.grading.autograde import autograde
 from workbook.grading.config import repo_root
 from workbook.grading.release import release
 
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 GRADING_WORKERS = min(2, os.cpu_count() or 1)
 
 
@@ -66,35 +65,6 @@ class Graded:
         return f"{cell}: {score:g}/{max_score:g}" + (f" -- {err}" if err else "")
 
 
-def strip_solution_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines()
-                     if not any(m in line for m in SOLUTION_MARKERS))
-
-
-def _cells_by_id(nb) -> dict[str, nbformat.NotebookNode]:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
-            if "grade_id" in c.metadata.get("nbgrader", {})}
-
-
-def fill_submission(released, source, replacements: dict[str, str] | None = None):
-    """The release with every exercise answered by the solution, then ``replacements``."""
-    nb = nbformat.from_dict(released)
-    solutions = _cells_by_id(source)
-    replacements = dict(replacements or {})
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("solution") or cell.cell_type != "code":
-            continue
-        grade_id = meta["grade_id"]
-        if grade_id in replacements:
-            cell.source = replacements.pop(grade_id)
-        else:
-            cell.source = strip_solution_markers(solutions[grade_id].source)
-    if replacements:
-        raise KeyError(f"no exercise cell(s) {sorted(replacements)} in the notebook")
-    return nb
-
-
 def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir: Path,
                 *, root: Path | None = None) -> Graded:
     """Release ``assignment`` into ``workdir``, autograde the cases there, return the scores."""
@@ -108,10 +78,10 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
     released = nbformat.read(released_path, as_version=4)
     source = nbformat.read(workdir / "solutions" / assignment / released_path.name, as_version=4)
 
-    test_cells = [gid for gid, c in _cells_by_id(source).items()
+    test_cells = [gid for gid, c in cells_by_id(source).items()
                   if c.metadata["nbgrader"].get("grade") and not c.metadata["nbgrader"].get("solution")
                   and c.cell_type == "code"]
-    exercise_cells = [gid for gid, c in _cells_by_id(source).items()
+    exercise_cells = [gid for gid, c in cells_by_id(source).items()
                       if c.metadata["nbgrader"].get("solution") and c.cell_type == "code"]
 
     submissions = {

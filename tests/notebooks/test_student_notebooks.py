@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers import ROOT, assignments, record_notebook_time
+from helpers import ROOT, assignments, fill_submission, record_notebook_time
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -43,3 +43,25 @@ def test_solution_test_cells_pass_without_writing_to_stderr(assignment, tmp_path
                  if c.metadata.get("nbgrader", {}).get("grade")
                  and any(o.output_type == "stream" and o.name == "stderr" for o in c.outputs)]
         assert not noisy, f"{path.name}: graded cells write to stderr: {noisy}"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_answered_release_test_cells_end_without_a_value(assignment, tmp_path):
+    """What a student with correct answers validates: the release with hidden tests stripped.
+
+    A test cell whose last visible line is an expression (say ``check_gradient(...)``, which
+    returns the error) shows a value; nbgrader reads a number there as partial credit, and
+    Validate tells a student with correct answers "Partial credit".
+    """
+    for path in sorted((ROOT / "notebooks" / assignment).glob("*.ipynb")):
+        source = nbformat.read(ROOT / "solutions" / assignment / path.name, as_version=4)
+        nb = fill_submission(nbformat.read(path, as_version=4), source)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        record_notebook_time(f"answered {assignment}/{path.name}", time.perf_counter() - start)
+        valued = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                  if c.metadata.get("nbgrader", {}).get("grade")
+                  and any(o.output_type == "execute_result" for o in c.outputs)]
+        assert not valued, (f"{path.name}: graded cells end with a value (end the line with `;` "
+                            f"or assign it): {valued}")
