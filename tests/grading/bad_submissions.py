@@ -38,6 +38,12 @@ def _tamper(nb):
             nb.cells.remove(cell)
 
 
+def _cut(nb):
+    """Everything after ex-add deleted (edited outside Jupyter, which would not allow it)."""
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    del nb.cells[ids.index("ex-add") + 1:]
+
+
 @dataclass(frozen=True)
 class Case:
     student: str
@@ -58,6 +64,8 @@ CASES = [
     Case("broken", {"test-add": 0, "test-double": 0}, "invalid-notebook", "not JSON"),
     Case("tampered", {"test-add": 0, "test-double": 1}, "ok",
          "wrong add, test-add edited to pass, test-double deleted: both restored"),
+    Case("cut", {"test-add": 2, "test-double": 0}, "ok",
+         "the notebook cut after ex-add: both tests put back, double is not defined"),
     Case("memory", {"test-add": 2, "test-double": 0}, "ok", "allocates 8 GiB in double"),
     Case("renamed", {"test-add": 2, "test-double": 1}, "ok",
          "handed in as 'Demo (1).ipynb', matched by workbook collect"),
@@ -96,6 +104,7 @@ def build(root: Path) -> None:
     put_submission(root, "broken", raw='{"cells": [ {"cell_type": "code", "sour')
     put_submission(root, "tampered", submission(released, add="def add(a, b):\n    return a - b",
                                                 edit=_tamper))
+    put_submission(root, "cut", submission(released, edit=_cut))
     put_submission(root, "memory", submission(released, double=MEMORY))
     put_submission(root, "late", submission(released),
                    timestamp=(DUE + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))

@@ -82,6 +82,15 @@ def test_tampered_tests_are_restored(autograded):
     assert "assert double(-3) == -6" in cell(nb, "test-double").source
 
 
+def test_deleted_cells_are_put_back_in_place(autograded):
+    # nbgrader 0.9.6 itself raises KeyError on this submission (see RestoreMissingCells)
+    assert "put back: test-add, test-double" in state(autograded.root)["cut"]["detail"]
+    _, nb = autograded_nb(autograded, "cut")
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert ids.index("ex-add") < ids.index("test-add") < ids.index("test-double")
+    assert cell(nb, "test-double").outputs[-1].ename == "NameError"
+
+
 def test_broken_notebook_is_reported(autograded):
     assert "NotJSONError" in state(autograded.root)["broken"]["detail"]
 

@@ -25,8 +25,13 @@ def test_scores_are_read_per_cell(graded):
 
 
 def test_a_wrong_answer_loses_only_its_cell(graded):
-    assert graded.scores["wrong-00"] == {"test-add": (0, 2), "test-double": (1, 1)}
     assert graded.scores["wrong-01"] == {"test-add": (2, 2), "test-double": (0, 1)}
+
+
+def test_a_wrong_submission_ends_after_its_last_failing_cell(graded):
+    # ex-double was cut off; the grader put test-double back, and it finds no double()
+    assert graded.scores["wrong-00"] == {"test-add": (0, 2), "test-double": (0, 1)}
+    assert graded.errors["wrong-00"]["test-double"].startswith("NameError")
 
 
 def test_failures_are_explained(graded):

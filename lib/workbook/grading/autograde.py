@@ -198,11 +198,15 @@ _WORKER: dict = {"base": None, "courses": {}, "watchdog": False}
 def grading_config(root: Path, db_url: str, limits: Limits):
     """course_config plus the guarded execution pipeline and the limits."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
+                                        DeduplicateIds, IgnorePattern, LimitOutput,
+                                        OverwriteKernelspec, SaveAutoGrades)
 
-    kernel_manager, guarded_execute, strip_stderr, limit_bytes = nbgrader_classes()
+    kernel_manager, guarded_execute, strip_stderr, limit_bytes, restore = nbgrader_classes()
     c = course_config(root, db_url=db_url)
+    c.Autograde.sanitize_preprocessors = [
+        ClearOutput, DeduplicateIds, OverwriteKernelspec, restore, CheckCellMetadata]
+    c.RestoreMissingCells.add_missing_cells = True
     c.Autograde.autograde_preprocessors = [
         guarded_execute, strip_stderr, IgnorePattern, ClearMetadataPreprocessor, limit_bytes,
         LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

@@ -13,6 +13,10 @@
 - ``StripPassingStderr``: graded cells that did not raise lose their stderr streams
   (a warning must not fail a correct answer; nbgrader scores any stderr as 0).
 - ``LimitOutputBytes``: a last cap on every output after execution (tracebacks too).
+- ``RestoreMissingCells``: nbgrader's ``OverwriteCells`` whose re-adding of deleted grade
+  cells does not crash (nbgrader 0.9.6 raises ``KeyError`` when the cell before a deleted
+  test is not itself a grade or answer cell, or was deleted too); each deleted cell goes
+  back after the nearest cell before it that is still there, and the problem is noted.
 
 Keep the import light: the kernel launcher runs this module before every kernel.
 """
@@ -88,7 +92,8 @@ def _launch(argv: list[str]) -> None:
 
 @functools.lru_cache(maxsize=None)
 def nbgrader_classes():
-    """``(LimitedKernelManager, GuardedExecute, StripPassingStderr, LimitOutputBytes)``."""
+    """``(LimitedKernelManager, GuardedExecute, StripPassingStderr, LimitOutputBytes,
+    RestoreMissingCells)``."""
     import asyncio
     import copy
     import json
@@ -97,7 +102,7 @@ def nbgrader_classes():
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbformat.v4 import new_output
-    from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+    from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
     from nbgrader.preprocessors.execute import UnresponsiveKernelError
     from traitlets import Integer
 
@@ -290,7 +295,38 @@ def nbgrader_classes():
             return text
         return data[:limit].decode("utf-8", "ignore") + TRUNCATED.format(limit=limit)
 
-    return LimitedKernelManager, GuardedExecute, StripPassingStderr, LimitOutputBytes
+    class RestoreMissingCells(OverwriteCells):
+        """OverwriteCells, putting deleted grade cells back where they were."""
+
+        def add_missing_grade_cells(self, nb, resources):
+            source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+            order = [cell.name for cell in source_nb.source_cells]  # the release's order
+            grade_cells = {cell.name: cell for cell in source_nb.grade_cells}
+            answers = {cell.name for cell in source_nb.solution_cells}
+            source = {cell.name: cell for cell in source_nb.source_cells}
+
+            def present():
+                return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+
+            restored = []
+            for name in order:
+                if name not in grade_cells or name in present():
+                    continue
+                ids = present()
+                before = [n for n in order[:order.index(name)] if n in ids]
+                at = ids.index(before[-1]) + 1 if before else 0
+                nb.cells.insert(at, self.missing_cell_transform(
+                    source[name], grade_cells[name].max_score, is_solution=name in answers))
+                restored.append(name)
+            if restored:
+                key = resources.get("unique_key", "notebook")
+                notes = RUN_NOTES.setdefault(key, {"status": "ok", "problems": []})
+                notes["problems"].append("cells deleted from the submission were put back: "
+                                         + ", ".join(restored))
+            return nb, resources
+
+    return (LimitedKernelManager, GuardedExecute, StripPassingStderr, LimitOutputBytes,
+            RestoreMissingCells)
 
 
 if __name__ == "__main__":
