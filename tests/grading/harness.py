@@ -1,8 +1,9 @@
 """The grading round trip, through nbgrader itself.
 
 For one assignment, in a temporary course: release the solution notebook with nbgrader,
-build submissions from the release (the solution filled in, the blank release, one
-submission per wrong answer, one with every differently written correct answer),
+build submissions from the release (the solution filled in, the blank release, the wrong
+answers -- several to a submission where they cannot affect each other's test cells, see
+batching.py -- and one with every differently written correct answer),
 autograde them with the course's grader (``workbook.grading.autograde``: nbgrader's
 Python API in parallel workers) and read each test cell's score from the gradebook. ``RoundTrip`` turns a notebook's cases into tests:
 
@@ -23,7 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import cells_by_id, fill_submission, record_notebook_time
+from batching import batches
+from helpers import cells_by_id, fill_submission, record_notebook_time, strip_solution_markers
 from workbook.grading.autograde import autograde
 from workbook.grading.config import repo_root
 from workbook.grading.release import release
@@ -57,6 +59,7 @@ class Graded:
     test_cells: list[str]
     exercise_cells: list[str]
     scores: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    wrong_student: dict[int, str] = field(default_factory=dict)  # Wrong case -> submission
     errors: dict[str, dict[str, str]] = field(default_factory=dict)  # what each failing cell raised
 
     def describe(self, student: str, cell: str) -> str:
@@ -66,8 +69,9 @@ class Graded:
 
 
 def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir: Path,
-                *, root: Path | None = None) -> Graded:
-    """Release ``assignment`` into ``workdir``, autograde the cases there, return the scores."""
+                *, root: Path | None = None, batch: bool = True) -> Graded:
+    """Release ``assignment`` into ``workdir``, autograde the cases there, return the scores.
+    ``batch=False``: one submission per wrong answer."""
     from nbgrader.api import Gradebook
 
     root = root or repo_root()
@@ -89,9 +93,16 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
         "blank": released,
         "right": fill_submission(released, source, _merge_right(right)),
     }
-    for i, case in enumerate(wrong):
-        submissions[f"wrong-{i:02d}"] = _cut_after(
-            fill_submission(released, source, {case.cell: case.code}), case.fails)
+    code_cells = [(c.metadata.get("nbgrader", {}).get("grade_id", ""),
+                   strip_solution_markers(c.source)) for c in source.cells if c.cell_type == "code"]
+    groups = batches(wrong, code_cells) if batch else [[i] for i in range(len(wrong))]
+    wrong_student = {}
+    for g, group in enumerate(groups):
+        student = f"wrong-{g:02d}"
+        answers = {wrong[i].cell: wrong[i].code for i in group}
+        fails = [cell for i in group for cell in wrong[i].fails]
+        submissions[student] = _cut_after(fill_submission(released, source, answers), fails)
+        wrong_student.update({i: student for i in group})
 
     for student, nb in submissions.items():
         path = workdir / "grading" / "submitted" / student / assignment / released_path.name
@@ -108,7 +119,8 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
     record_notebook_time(f"round trip {assignment} ({len(submissions)} submissions)",
                          time.perf_counter() - start)
 
-    graded = Graded(test_cells=test_cells, exercise_cells=exercise_cells)
+    graded = Graded(test_cells=test_cells, exercise_cells=exercise_cells,
+                    wrong_student=wrong_student)
     with Gradebook(db_url) as gb:
         for student in submissions:
             grades = {cell: gb.find_grade(cell, notebook, assignment, student) for cell in test_cells}
@@ -122,7 +134,8 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
 def _cut_after(nb, cells):
     """``nb`` without the cells after the last of ``cells``: a wrong answer is only checked on
     its own test cells, and later cells cannot change what earlier ones scored, so executing
-    them is wasted time (a third of the round trip). nbgrader leaves missing cells missing."""
+    them is wasted time (a third of the round trip). The grader puts the missing test cells
+    back; without the answers they fail at once."""
     positions = [i for i, c in enumerate(nb.cells)
                  if c.metadata.get("nbgrader", {}).get("grade_id") in set(cells)]
     if positions:  # cells that do not exist are reported by test_every_test_cell_has_a_wrong_answer
@@ -193,7 +206,7 @@ class RoundTrip:
 
     def test_wrong_answer_scores_zero(self, graded: Graded, wrong_case: int):
         case = self.WRONG[wrong_case]
-        student = f"wrong-{wrong_case:02d}"
+        student = graded.wrong_student[wrong_case]
         passed = [graded.describe(student, c) for c in case.fails if graded.scores[student][c][0] != 0]
         assert not passed, (f"a wrong answer to {case.cell} ({case.why or 'no reason given'}) "
                             f"still earned points:\n  " + "\n  ".join(passed))

@@ -6,16 +6,29 @@ from harness import Right, Wrong, grade_cases
 from tiny_course import tiny_assignment
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+WRONG = [Wrong("ex-add", "def add(a, b):\n    return a - b", fails=["test-add"]),
+         Wrong("ex-double", "def double(x):\n    return x * x", fails=["test-double"],
+               why="4 * 4 passes the visible test; the hidden one catches it")]
+RIGHT = [Right("ex-add", "def add(a, b):\n    return sum([a, b])"),
+         Right("ex-double", "def double(x):\n    return x + x")]
+
+
+def _grade(tmp_path_factory, batch):
     root = tmp_path_factory.mktemp("course")
     tiny_assignment(root)
-    wrong = [Wrong("ex-add", "def add(a, b):\n    return a - b", fails=["test-add"]),
-             Wrong("ex-double", "def double(x):\n    return x * x", fails=["test-double"],
-                   why="4 * 4 passes the visible test; the hidden one catches it")]
-    right = [Right("ex-add", "def add(a, b):\n    return sum([a, b])"),
-             Right("ex-double", "def double(x):\n    return x + x")]
-    return grade_cases("00_demo", wrong, right, tmp_path_factory.mktemp("work"), root=root)
+    return grade_cases("00_demo", WRONG, RIGHT, tmp_path_factory.mktemp("work"), root=root,
+                       batch=batch)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return _grade(tmp_path_factory, batch=False)
+
+
+def test_independent_wrong_answers_share_a_submission(tmp_path_factory):
+    batched = _grade(tmp_path_factory, batch=True)
+    assert batched.wrong_student == {0: "wrong-00", 1: "wrong-00"}
+    assert batched.scores["wrong-00"] == {"test-add": (0, 2), "test-double": (0, 1)}
 
 
 def test_scores_are_read_per_cell(graded):
