@@ -102,21 +102,54 @@ def _globals_of(fn) -> frozenset[str]:
     return frozenset(_loads(fn) - (local - declared))
 
 
+def _stored(nodes) -> set[str]:
+    out: set[str] = set()
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+            elif isinstance(n, ast.arg):
+                out.add(n.arg)
+    return out
+
+
+def _free(stmts, bound: set[str]) -> set[str]:
+    """Names ``stmts`` read before binding them, statement by statement. Names bound inside
+    a loop, branch or ``try`` count as bound only inside it (it may not run)."""
+    bound, used = set(bound), set()
+    for st in stmts:
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            used |= _globals_of(st) - bound
+            bound.add(st.name)
+        elif isinstance(st, (ast.For, ast.AsyncFor)):
+            used |= _loads(st.iter) - bound
+            used |= _free(st.body, bound | _stored([st.target])) | _free(st.orelse, bound)
+        elif isinstance(st, (ast.While, ast.If)):
+            used |= _loads(st.test) - bound
+            used |= _free(st.body, bound) | _free(st.orelse, bound)
+        elif isinstance(st, (ast.With, ast.AsyncWith)):
+            used |= set().union(*(_loads(i.context_expr) for i in st.items)) - bound
+            used |= _free(st.body, bound | _stored(
+                [i.optional_vars for i in st.items if i.optional_vars is not None]))
+        elif isinstance(st, ast.Try):
+            used |= _free(st.body, bound) | _free(st.orelse, bound) | _free(st.finalbody, bound)
+            for h in st.handlers:
+                used |= (_loads(h.type) - bound if h.type else set())
+                used |= _free(h.body, bound | ({h.name} if h.name else set()))
+        else:  # a simple statement; comprehension and lambda variables are its own
+            inner = _stored(n for n in ast.walk(st) if isinstance(n, (ast.comprehension, ast.Lambda)))
+            used |= _loads(st) - bound - inner
+            bound |= binds(ast.unparse(st))
+    return used
+
+
 def reads(source: str) -> frozenset[str]:
     """Names a cell reads before binding them itself, function bodies included (they may
     be called in the cell)."""
     tree = _parse(source)
     if tree is None:
         return EVERYTHING
-    bound: set[str] = set()
-    used: set[str] = set()
-    for st in tree.body:
-        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            used |= _globals_of(st) - bound
-        else:
-            used |= _loads(st) - bound
-        bound |= binds(ast.unparse(st))
-    return frozenset(used)
+    return frozenset(_free(tree.body, set()))
 
 
 def functions(source: str) -> dict[str, frozenset[str]]:

@@ -63,3 +63,11 @@ def test_a_wrong_answer_reading_other_names_counts():
     nb = [("ex-a", "a = 1"), ("ex-b", "b = 2"), ("test-b", "assert b == 2")]
     cases = [wrong("ex-a", "ex-a"), wrong("ex-b", "test-b", "b = a + 5")]
     assert batches(cases, nb) == [[0], [1]]  # only the wrong b reads a
+
+
+def test_names_a_cell_binds_before_reading_are_its_own():
+    nb = cells(("ex-a", "def a():\n    return 1\nn = 2"),
+               ("test-loop", "for n in [1, 2]:\n    assert f'{n}'\nys = [n for n in range(3)]"),
+               ("test-with", "with open(__file__) as n:\n    pass\nn = 3\nassert n"),
+               ("test-after-if", "if True:\n    n = 1\nassert n"))
+    assert reach(nb, 0) == {"test-after-if"}  # the branch might not have run
