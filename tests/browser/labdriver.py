@@ -51,7 +51,8 @@ def missing_requirements() -> str | None:
     """Why the browser tests cannot run here (with the install command), or None."""
     missing = []
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"Chromium ({CHROMIUM}): `apt-get install -y chromium`")
+        missing.append(f"Chromium ({CHROMIUM}): `sudo apt-get install -y chromium` "
+                       "(.ci/run installs it)")
     if importlib.util.find_spec("playwright") is None:
         missing.append(f"playwright: `{sys.executable} -m pip install playwright` "
                        "(in the dev extra: `pip install -e .[dev]`)")

@@ -50,8 +50,10 @@ def test_student_runs_the_notebook_and_validates(lab, context, steps, notebook):
 
         with steps.step("run all cells"):
             runs = run_all_cells(page)
+        again = sum(attempts - 1 for _, _, attempts in runs)
         NOTES.append(f"{assignment}: every code cell ran in {len(runs)} runs (Run All, then "
-                     f"Run Selected Cell and All Below after each failing cell)")
+                     f"Run Selected Cell and All Below after each failing cell)"
+                     + (f"; {again} dropped by the kernel and started again" if again else ""))
 
         with steps.step("validate the release (exercises not done)"):
             message, outcome = validate(page)
