@@ -12,6 +12,7 @@ torch is imported lazily: notebooks 01-02 are pure NumPy and should not pay the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -106,6 +107,17 @@ def autocast_dtype(device: Any) -> Any:
     if getattr(device, "type", str(device)) == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
+
+
+def autocast(device: Any, enabled: bool = True) -> Any:
+    """A context for forward passes: bf16 autocast where ``autocast_dtype(device)`` says so
+    (a CUDA GPU with bf16), else one that does nothing (float32). bf16 has float32's range,
+    so no loss scaling is needed."""
+    torch = _torch()
+    dtype = autocast_dtype(device) if enabled else None
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=getattr(device, "type", str(device)), dtype=dtype)
 
 
 def describe() -> str:

@@ -23,7 +23,6 @@ here requires a GPU.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -94,13 +93,6 @@ def _is_sequence(y: torch.Tensor) -> bool:
     return _is_labels(y) and y.ndim >= 2
 
 
-def _autocast(device: torch.device, enabled: bool):
-    dtype = runtime.autocast_dtype(device) if enabled else None
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
 def _model_device(model: torch.nn.Module) -> torch.device:
     param = next(iter(model.parameters()), None)
     return param.device if param is not None else runtime.get_device()
@@ -127,7 +119,7 @@ def evaluate(model: torch.nn.Module, data: Any, loss_fn: LossFn = F.cross_entrop
     count, labelled = 0, 0
     for X, y in _batches(data, batch_size):
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with _autocast(device, autocast):
+        with runtime.autocast(device, autocast):
             out = _output(model(X))
             loss = loss_fn(out, y)
         # loss_fn averages over y's entries, so weigh each batch by their number
@@ -338,7 +330,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: An
                 for group in optimizer.param_groups:
                     group["lr"] = lr_schedule(history.steps)
             # 2. forward (in bf16 on a GPU that has it)
-            with _autocast(device, autocast):
+            with runtime.autocast(device, autocast):
                 out = _output(model(X))
                 loss = loss_fn(out, y)
             # 3. backward: set_to_none frees the gradient memory between steps

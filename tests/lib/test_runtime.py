@@ -38,6 +38,19 @@ def test_device_falls_back_to_cpu_and_can_be_forced(monkeypatch):
     assert runtime.autocast_dtype(torch.device("cpu")) is None
 
 
+def test_autocast_is_bf16_only_where_autocast_dtype_says(monkeypatch):
+    x = torch.ones(2, 2)
+    with runtime.autocast(torch.device("cpu")):  # CPU: float32 stays float32
+        assert (x @ x).dtype == torch.float32
+    # A device that supports bf16 (faked: CPU autocast also exists) gets a bf16 matmul,
+    # unless the caller turns autocast off.
+    monkeypatch.setattr(runtime, "autocast_dtype", lambda device: torch.bfloat16)
+    with runtime.autocast(torch.device("cpu")):
+        assert (x @ x).dtype == torch.bfloat16
+    with runtime.autocast(torch.device("cpu"), enabled=False):
+        assert (x @ x).dtype == torch.float32
+
+
 def test_describe_is_one_line_naming_profile_and_device():
     line = runtime.describe()
     assert "\n" not in line and "profile=ci" in line and "device=" in line
