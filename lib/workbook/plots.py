@@ -1,5 +1,5 @@
 """Plots the notebooks share: decision boundaries, training curves, image grids,
-attention heat maps."""
+heat maps (attention weights and any other matrix)."""
 
 from __future__ import annotations
 
@@ -78,33 +78,48 @@ def image_grid(images: np.ndarray, labels: Sequence | None = None, *, cols: int 
     return fig
 
 
+def heatmap(ax, matrix, xlabels: Sequence[str] | None = None,
+            ylabels: Sequence[str] | None = None, *, title: str = "", xlabel: str = "",
+            ylabel: str = "", cmap: str = "viridis", colorbar: bool = True,
+            vmin: float | None = None, vmax: float | None = None):
+    """A (rows, columns) matrix as a heat map with a colour bar; returns the Axes.
+
+    ax: a matplotlib Axes, or None for a new figure. matrix: a 2-D array or tensor.
+    xlabels, ylabels: one tick label per column and per row.
+    """
+    m = np.asarray(matrix.detach().cpu() if hasattr(matrix, "detach") else matrix, dtype=float)
+    if m.ndim != 2:
+        raise ValueError(f"a heat map draws one 2-D matrix, got shape {m.shape}: pick one "
+                         "example (and head) first, e.g. weights[0, h]")
+    for labels, n, axis in ((xlabels, m.shape[1], "xlabels (columns)"),
+                            (ylabels, m.shape[0], "ylabels (rows)")):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{len(labels)} {axis} for a matrix with {n} of them")
+    rows, cols = m.shape
+    ax = _ax(ax, figsize=(max(3.0, 0.3 * cols + 1.5), max(2.5, 0.3 * rows + 1.0)))
+    image = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    if xlabels is not None:
+        ax.set_xticks(np.arange(cols), [str(s) for s in xlabels], rotation=90, fontsize=8)
+    if ylabels is not None:
+        ax.set_yticks(np.arange(rows), [str(s) for s in ylabels], fontsize=8)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
 def attention_heatmap(ax, weights, xlabels: Sequence[str] | None = None,
                       ylabels: Sequence[str] | None = None, *, title: str = "",
                       xlabel: str = "key", ylabel: str = "query", cmap: str = "viridis",
                       colorbar: bool = True):
     """Attention weights (queries, keys) as a heat map: row i is where query i looks.
 
-    ax: a matplotlib Axes, or None for a new figure. weights: a (Tq, Tk) array or tensor
-    (e.g. one head's cross-attention, target tokens x source tokens). xlabels, ylabels:
-    the key and query tokens, one per column and row, shown as tick labels.
+    weights: a (Tq, Tk) array or tensor (e.g. one head's cross-attention, target tokens x
+    source tokens); the colour scale starts at 0. xlabels, ylabels: the key and query tokens.
     Returns the Axes.
     """
-    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights,
-                   dtype=float)
+    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=float)
     if w.ndim != 2:
         raise ValueError(f"attention_heatmap draws one (queries, keys) matrix, got shape {w.shape}")
-    for labels, n, axis in ((xlabels, w.shape[1], "xlabels (keys)"),
-                            (ylabels, w.shape[0], "ylabels (queries)")):
-        if labels is not None and len(labels) != n:
-            raise ValueError(f"{len(labels)} {axis} for a matrix with {n} of them")
-    Tq, Tk = w.shape
-    ax = _ax(ax, figsize=(max(3.0, 0.3 * Tk + 1.5), max(2.5, 0.3 * Tq + 1.0)))
-    image = ax.imshow(w, cmap=cmap, vmin=0.0, vmax=max(float(w.max()), 1e-12), aspect="auto")
-    if xlabels is not None:
-        ax.set_xticks(np.arange(Tk), [str(s) for s in xlabels], rotation=90, fontsize=8)
-    if ylabels is not None:
-        ax.set_yticks(np.arange(Tq), [str(s) for s in ylabels], fontsize=8)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    return ax
+    return heatmap(ax, w, xlabels, ylabels, title=title, xlabel=xlabel, ylabel=ylabel, cmap=cmap,
+                   colorbar=colorbar, vmin=0.0, vmax=max(float(w.max(initial=0.0)), 1e-12))

@@ -39,7 +39,17 @@ def test_attention_heatmap_on_given_axes_without_labels_or_colorbar():
 def test_attention_heatmap_rejects_bad_shapes_and_labels():
     with pytest.raises(ValueError, match="one \\(queries, keys\\) matrix"):
         plots.attention_heatmap(None, np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="pick one example"):
+        plots.heatmap(None, np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="xlabels"):
         plots.attention_heatmap(None, np.ones((2, 3)), xlabels=["a", "b"])
     with pytest.raises(ValueError, match="ylabels"):
         plots.attention_heatmap(None, np.ones((2, 3)), ylabels=["a"])
+
+
+def test_heatmap_keeps_negative_values_on_its_colour_scale():
+    matrix = np.array([[-1.0, 0.5], [2.0, -3.0]])
+    ax = plots.heatmap(None, matrix, title="signed", xlabel="c", ylabel="r")
+    image = ax.get_images()[0]
+    assert image.get_clim() == (-3.0, 2.0)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("c", "r")
