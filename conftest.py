@@ -5,8 +5,11 @@ WORKBOOK_PROFILE says otherwise; the run ends with the time spent per notebook.
 """
 
 import os
+import re
 
-from helpers import NOTEBOOK_SECONDS, record_notebook_time  # tests/ is on pythonpath
+import pytest
+
+from helpers import NOTEBOOK_SECONDS, SUMMARY_SECTIONS, record_notebook_time  # tests/ is on pythonpath
 
 os.environ.setdefault("WORKBOOK_PROFILE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")  # never open a window from a test
@@ -14,11 +17,48 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # never open a window from a test
 
 def pytest_runtest_logreport(report):
     # nbval reports one item per cell; the first cell's setup starts the kernel
-    if ".ipynb::" in report.nodeid:
+    if ".ipynb::" in report.nodeid and not hasattr(report, "node"):  # not an xdist relay
         record_notebook_time(f"nbval {report.nodeid.split('::')[0]}", report.duration)
 
 
+def _cost_rank(nodeid: str) -> tuple:
+    """The longest groups first (pytest-xdist hands groups out in this order, `make test`):
+    the browser session, then the round trips, later notebooks (heavier) first."""
+    path = nodeid.split("::")[0]
+    if path.startswith("tests/browser/"):
+        return (0, 0)
+    number = re.search(r"/test_roundtrip_(\d+)_", path)
+    if number:
+        return (1, -int(number.group(1)))
+    return (2, 0)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: _cost_rank(item.nodeid))  # stable: the rest keeps its order
+
+
+@pytest.hookimpl(trylast=True)  # after the sections other conftests add at session end
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: hand the summary to the controller
+        workeroutput["workbook_summary"] = {"notebooks": dict(NOTEBOOK_SECONDS),
+                                            "sections": dict(SUMMARY_SECTIONS)}
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, on the controller
+def pytest_testnodedown(node, error):
+    summary = getattr(node, "workeroutput", {}).get("workbook_summary", {})
+    for label, seconds in summary.get("notebooks", {}).items():
+        record_notebook_time(label, seconds)
+    for title, lines in summary.get("sections", {}).items():
+        SUMMARY_SECTIONS.setdefault(title, []).extend(lines)
+
+
 def pytest_terminal_summary(terminalreporter):
+    for title, lines in SUMMARY_SECTIONS.items():
+        terminalreporter.section(title)
+        for line in lines:
+            terminalreporter.write_line(line)
     if NOTEBOOK_SECONDS:
         terminalreporter.section("slowest notebooks")
         for label, seconds in sorted(NOTEBOOK_SECONDS.items(), key=lambda kv: -kv[1])[:15]:

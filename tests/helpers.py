@@ -8,8 +8,11 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# seconds spent executing each notebook, printed as "slowest notebooks" after the run
+# Printed at the end of the run by the root conftest.py (which also gathers them from
+# pytest-xdist's workers): seconds spent executing each notebook ("slowest notebooks"), and
+# more sections, title -> lines (e.g. the browser tests' seconds per step).
 NOTEBOOK_SECONDS: dict[str, float] = {}
+SUMMARY_SECTIONS: dict[str, list[str]] = {}
 
 
 def record_notebook_time(label: str, seconds: float) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, SUMMARY_SECTIONS
 
 # Part of `make test`; WORKBOOK_BROWSER_TESTS=0 skips them (saying so) for a quicker run.
 SWITCH = "WORKBOOK_BROWSER_TESTS"
@@ -207,19 +207,18 @@ def steps(request):
     return s
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_sessionfinish(session):
+    """The seconds per step, for the summary at the end of the run (root conftest.py)."""
     timed = [s for s in STEPS if s.seconds]
     if not timed:
         return
-    tr = terminalreporter
-    tr.section("browser tests: seconds per step")
+    lines = []
     slowest = max(((s.name, label, sec) for s in timed for label, sec in s.seconds.items()),
                   key=lambda x: x[2])
     for s in timed:
-        tr.write_line(f"{s.total:7.1f}s  {s.name}")
-        for label, sec in s.seconds.items():
-            tr.write_line(f"{sec:11.1f}s  {label}")
-    for note in NOTES:
-        tr.write_line(note)
-    tr.write_line(f"slowest step: {slowest[2]:.1f}s  {slowest[0]}: {slowest[1]}")
-    tr.write_line(f"screenshots and logs: {ARTIFACTS.relative_to(ROOT)}/")
+        lines.append(f"{s.total:7.1f}s  {s.name}")
+        lines.extend(f"{sec:11.1f}s  {label}" for label, sec in s.seconds.items())
+    lines.extend(NOTES)
+    lines.append(f"slowest step: {slowest[2]:.1f}s  {slowest[0]}: {slowest[1]}")
+    lines.append(f"screenshots and logs: {ARTIFACTS.relative_to(ROOT)}/")
+    SUMMARY_SECTIONS["browser tests: seconds per step"] = lines

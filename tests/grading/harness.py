@@ -26,11 +26,14 @@ import pytest
 
 from batching import batches
 from helpers import cells_by_id, fill_submission, record_notebook_time, strip_solution_markers
-from workbook.grading.autograde import autograde
+from workbook.grading.autograde import autograde, read_state
 from workbook.grading.config import repo_root
 from workbook.grading.release import release
 
-GRADING_WORKERS = min(2, os.cpu_count() or 1)
+# Two grading processes, or fewer when pytest-xdist (`make test`) runs other tests on the
+# same cores: four kernels on two cores took longer in all than two.
+GRADING_WORKERS = max(1, min(2, (os.cpu_count() or 1)
+                             // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class Graded:
     scores: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     wrong_student: dict[int, str] = field(default_factory=dict)  # Wrong case -> submission
     errors: dict[str, dict[str, str]] = field(default_factory=dict)  # what each failing cell raised
+    notes: dict[str, str] = field(default_factory=dict)  # the grader's notes on each submission
+    blank_not_run: list[int] = field(default_factory=list)  # code cells of the blank not run
+    blank_raised: list[tuple[int, str, str]] = field(default_factory=list)  # (cell, error, message)
 
     def describe(self, student: str, cell: str) -> str:
         score, max_score = self.scores[student][cell]
@@ -127,7 +133,14 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
             graded.scores[student] = {cell: (g.score, g.max_score) for cell, g in grades.items()}
     for student in submissions:
         autograded = workdir / "grading" / "autograded" / student / assignment / released_path.name
-        graded.errors[student] = _cell_errors(nbformat.read(autograded, as_version=4))
+        nb = nbformat.read(autograded, as_version=4)
+        graded.errors[student] = _cell_errors(nb)
+        if student == "blank":  # the student version as handed out, executed
+            code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+            graded.blank_not_run = [i for i, c in code if not c.get("execution_count")]
+            graded.blank_raised = [(i, o.ename, o.evalue) for i, c in code for o in c.outputs
+                                   if o.output_type == "error"]
+    graded.notes = {r["student"]: r["detail"] or "" for r in read_state(db_url)}
     return graded
 
 
@@ -187,6 +200,22 @@ class RoundTrip:
         earned = [graded.describe("blank", c) for c, (s, _) in graded.scores["blank"].items()
                   if s != 0]
         assert not earned, "the blank release earned points:\n  " + "\n  ".join(earned)
+
+    def test_solution_test_cells_are_silent_on_stderr(self, graded: Graded):
+        """Plain nbgrader scores a test cell that writes to stderr (a warning) as failed; our
+        grader forgives it but notes it, so the solution's notes must not mention stderr."""
+        noisy = [line for line in graded.notes["solution"].splitlines() if "stderr" in line]
+        assert not noisy, "graded cells of the solution write to stderr:\n  " + "\n  ".join(noisy)
+
+    def test_blank_release_fails_only_at_the_exercises(self, graded: Graded):
+        """Every code cell of the student version runs, and every error it raises is an
+        exercise stub's NotImplementedError (in the stub or in a cell that calls it)."""
+        assert not graded.blank_not_run, f"cells {graded.blank_not_run} of the blank did not run"
+        others = [e for e in graded.blank_raised if e[1] != "NotImplementedError"]
+        assert not others, ("the student version raises errors other than NotImplementedError "
+                            f"(cell index, error, message): {others}")
+        assert len(graded.blank_raised) >= len(graded.exercise_cells), (
+            f"{len(graded.exercise_cells)} exercises but only {len(graded.blank_raised)} errors")
 
     def test_every_test_cell_has_a_wrong_answer(self, graded: Graded):
         covered = {cell for case in self.WRONG for cell in case.fails}

@@ -66,6 +66,9 @@ def test_huge_output_is_capped_in_bytes(autograded):
 def test_warning_does_not_fail_a_right_answer_but_an_exception_does(autograded):
     _, nb = autograded_nb(autograded, "warn")
     assert not any(o.get("name") == "stderr" for o in cell(nb, "test-add").outputs)
+    detail = state(autograded.root)["warn"]["detail"]
+    assert "test-add: wrote to stderr (a warning?); ignored, the test passed" in detail
+    assert state(autograded.root)["good"]["detail"] is None  # nothing to say
     path, nb = autograded_nb(autograded, "exc")
     assert cell(nb, "test-add").outputs[-1].ename == "ValueError"  # kept, though over the cap
     assert path.stat().st_size < 300_000

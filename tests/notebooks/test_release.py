@@ -95,3 +95,54 @@ def test_no_solution_or_hidden_test_line_survives_in_its_released_cell(assignmen
                 if line in released_by_id.get(grade_id, ""):
                     leaks.append(f"{grade_id}: {line}")
         assert not leaks, "instructor-only lines reached students:\n" + "\n".join(leaks)
+
+
+# What IPython shows after a cell: the value of its last top-level statement when that is an
+# expression (and the cell does not end with `;`), unless the value is None. These calls
+# return None (test_quiet_calls_return_none), so a test cell may end with them.
+QUIET_CALLS = {"checks.assert_close", "checks.assert_equal", "checks.assert_shape", "print"}
+
+
+def test_quiet_calls_return_none():
+    import numpy as np
+
+    from workbook import checks
+
+    x = np.ones(3)
+    assert checks.assert_close(x, x, name="x") is None
+    assert checks.assert_equal(x, x, name="x") is None
+    assert checks.assert_shape(x, (3,), name="x") is None
+
+
+def _shows_a_value(source: str) -> bool:
+    import ast
+
+    body = ast.parse(source).body
+    if not body or not isinstance(body[-1], ast.Expr) or source.rstrip().endswith(";"):
+        return False
+    value = body[-1].value
+    return not (isinstance(value, ast.Call) and ast.unparse(value.func) in QUIET_CALLS)
+
+
+def test_shows_a_value_reads_the_last_statement():
+    assert _shows_a_value("x = 1\nx")
+    assert _shows_a_value("checks.check_gradient(f, x, g)")
+    assert not _shows_a_value("checks.check_gradient(f, x, g);")
+    assert not _shows_a_value("checks.assert_close(a, b, name='a')\n")
+    assert not _shows_a_value("for i in range(3):\n    i")
+    assert not _shows_a_value("assert x == 1")
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_released_test_cells_end_without_a_value(assignment):
+    """What a student validates is the release (hidden tests stripped). A test cell whose last
+    line is an expression with a value (say ``check_gradient(...)``, which returns the error)
+    shows it, and nbgrader reads a number there as partial credit: Validate then tells a
+    student with correct answers "Partial credit"."""
+    for path in sorted((ROOT / "notebooks" / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        valued = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                  if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+                  and not c.metadata["nbgrader"].get("solution") and _shows_a_value(c.source)]
+        assert not valued, (f"{path.name}: graded cells end with a value (end the line with `;` "
+                            f"or assign it): {valued}")

@@ -11,7 +11,8 @@
   with the offending cell replaced by a ``raise``, so every test that can still be graded
   is graded. What happened is recorded in ``RUN_NOTES`` (read by the worker).
 - ``StripPassingStderr``: graded cells that did not raise lose their stderr streams
-  (a warning must not fail a correct answer; nbgrader scores any stderr as 0).
+  (a warning must not fail a correct answer; nbgrader scores any stderr as 0); each such
+  cell is noted.
 - ``LimitOutputBytes``: a last cap on every output after execution (tracebacks too).
 - ``RestoreMissingCells``: nbgrader's ``OverwriteCells`` whose re-adding of deleted grade
   cells does not crash (nbgrader 0.9.6 raises ``KeyError`` when the cell before a deleted
@@ -259,6 +260,12 @@ def nbgrader_classes():
                 if not any(o.get("output_type") == "error" for o in outs):
                     cell.outputs = [o for o in outs if not (
                         o.get("output_type") == "stream" and o.get("name") == "stderr")]
+                    if len(cell.outputs) < len(outs):  # say so: plain nbgrader would score 0
+                        key = resources.get("unique_key", "notebook")
+                        notes = RUN_NOTES.setdefault(key, {"status": "ok", "problems": []})
+                        notes["problems"].append(f"{meta.get('grade_id', f'cell {index}')}: "
+                                                 "wrote to stderr (a warning?); ignored, the test "
+                                                 "passed")
             return cell, resources
 
     class LimitOutputBytes(NbGraderPreprocessor):
