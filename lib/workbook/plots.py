@@ -78,6 +78,13 @@ def image_grid(images: np.ndarray, labels: Sequence | None = None, *, cols: int 
     return fig
 
 
+def _matrix(values) -> np.ndarray:
+    """An array or tensor (bf16 from a GPU's autocast too) as float64 NumPy."""
+    from workbook.checks import to_numpy
+
+    return to_numpy(values, name="matrix").astype(float)
+
+
 def heatmap(ax, matrix, xlabels: Sequence[str] | None = None,
             ylabels: Sequence[str] | None = None, *, title: str = "", xlabel: str = "",
             ylabel: str = "", cmap: str = "viridis", colorbar: bool = True,
@@ -87,7 +94,7 @@ def heatmap(ax, matrix, xlabels: Sequence[str] | None = None,
     ax: a matplotlib Axes, or None for a new figure. matrix: a 2-D array or tensor.
     xlabels, ylabels: one tick label per column and per row.
     """
-    m = np.asarray(matrix.detach().cpu() if hasattr(matrix, "detach") else matrix, dtype=float)
+    m = _matrix(matrix)
     if m.ndim != 2:
         raise ValueError(f"a heat map draws one 2-D matrix, got shape {m.shape}: pick one "
                          "example (and head) first, e.g. weights[0, h]")
@@ -118,7 +125,7 @@ def attention_heatmap(ax, weights, xlabels: Sequence[str] | None = None,
     source tokens); the colour scale starts at 0. xlabels, ylabels: the key and query tokens.
     Returns the Axes.
     """
-    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=float)
+    w = _matrix(weights)
     if w.ndim != 2:
         raise ValueError(f"attention_heatmap draws one (queries, keys) matrix, got shape {w.shape}")
     return heatmap(ax, w, xlabels, ylabels, title=title, xlabel=xlabel, ylabel=ylabel, cmap=cmap,

@@ -28,6 +28,7 @@ from batching import batches
 from helpers import cells_by_id, fill_submission, record_notebook_time, strip_solution_markers
 from workbook.grading.autograde import autograde, read_state
 from workbook.grading.config import repo_root
+from workbook.grading.limits import STDERR_FORGIVEN
 from workbook.grading.release import release
 
 # Two grading processes, or fewer when pytest-xdist (`make test`) runs other tests on the
@@ -204,7 +205,8 @@ class RoundTrip:
     def test_solution_test_cells_are_silent_on_stderr(self, graded: Graded):
         """Plain nbgrader scores a test cell that writes to stderr (a warning) as failed; our
         grader forgives it but notes it, so the solution's notes must not mention stderr."""
-        noisy = [line for line in graded.notes["solution"].splitlines() if "stderr" in line]
+        noisy = [line for line in graded.notes["solution"].splitlines()
+                 if STDERR_FORGIVEN in line]
         assert not noisy, "graded cells of the solution write to stderr:\n  " + "\n  ".join(noisy)
 
     def test_blank_release_fails_only_at_the_exercises(self, graded: Graded):

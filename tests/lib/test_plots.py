@@ -53,3 +53,9 @@ def test_heatmap_keeps_negative_values_on_its_colour_scale():
     image = ax.get_images()[0]
     assert image.get_clim() == (-3.0, 2.0)
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("c", "r")
+
+
+def test_heatmap_reads_a_bfloat16_tensor():  # what autocast gives on a GPU
+    weights = torch.softmax(torch.randn(2, 3), dim=-1).to(torch.bfloat16)
+    ax = plots.attention_heatmap(None, weights)
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), weights.double().numpy())

@@ -37,6 +37,8 @@ KERNEL_THREADS_ENV = "WORKBOOK_KERNEL_THREADS"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 TRUNCATED = "\n... output truncated by the grader (more than {limit} bytes) ...\n"
+# The note, after a graded cell's id, when StripPassingStderr forgave its stderr.
+STDERR_FORGIVEN = "wrote to stderr (a warning?); ignored, the test passed"
 
 
 @dataclass(frozen=True)
@@ -263,9 +265,8 @@ def nbgrader_classes():
                     if len(cell.outputs) < len(outs):  # say so: plain nbgrader would score 0
                         key = resources.get("unique_key", "notebook")
                         notes = RUN_NOTES.setdefault(key, {"status": "ok", "problems": []})
-                        notes["problems"].append(f"{meta.get('grade_id', f'cell {index}')}: "
-                                                 "wrote to stderr (a warning?); ignored, the test "
-                                                 "passed")
+                        notes["problems"].append(
+                            f"{meta.get('grade_id', f'cell {index}')}: {STDERR_FORGIVEN}")
             return cell, resources
 
     class LimitOutputBytes(NbGraderPreprocessor):
