@@ -13,6 +13,14 @@ from helpers import NOTEBOOK_SECONDS, SUMMARY_SECTIONS, record_notebook_time  # 
 
 os.environ.setdefault("WORKBOOK_PROFILE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")  # never open a window from a test
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # pytest-xdist workers share the cores: each one's kernels (nbval, the round trips'
+    # graders, the browser's JupyterLab) get their share of threads, not every core --
+    # torch's OpenMP threads on an oversubscribed machine wait for each other.
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _var in ("WORKBOOK_KERNEL_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads)
 
 
 def pytest_runtest_logreport(report):

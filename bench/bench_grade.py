@@ -3,19 +3,21 @@
 Builds a scratch course (bench/build/, git-ignored) holding one small assignment whose
 notebook imports torch (the realistic fixed cost: a kernel start plus ``import torch``
 per submission), releases it, hands in N correct submissions (default 40) and grades
-the same batch three times, each into its own copy of the freshly released gradebook:
+the same batch five times, each into its own copy of the freshly released gradebook:
 
 1. ``nbgrader autograde 99_bench --force``, one command for the batch, run with cwd =
    the course (it reads the course's nbgrader_config.py from there);
-2. ``workbook autograde --workers 1 --force``;
-3. ``workbook autograde --workers 2 --force``.
+2. ``workbook autograde --workers 1 --force --no-warm-kernels`` and ``--workers 2``: every
+   kernel started from scratch, as nbgrader does;
+3. the same two with warm kernels (the default): forked from a process per worker that
+   has already imported ipykernel, torch, ... (lib/workbook/grading/zygote.py).
 
 Prints seconds per submission and the ratios, checks that every run scored every
 submission in full, measures the machine's own ceiling for 2 workers (two CPU-bound
 processes at once against one), and extrapolates to more cores from the two workbook runs
 (wall = fixed + N * per_submission / workers).
 
-    python bench/bench_grade.py [--submissions 40] [--workers 1 2] [--keep]
+    python bench/bench_grade.py [--submissions 40] [--workers 1 2] [--kernels cold warm] [--keep]
 """
 
 from __future__ import annotations
@@ -137,6 +139,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--kernels", nargs="+", choices=["cold", "warm"],
+                        default=["cold", "warm"],
+                        help="workbook runs with kernels started from scratch (cold) and "
+                             "forked from a warm zygote (warm, the default of the command)")
     parser.add_argument("--skip-nbgrader", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep bench/build/ afterwards")
     args = parser.parse_args(argv)
@@ -166,34 +172,42 @@ def main(argv=None) -> int:
         results["nbgrader autograde (batch)"] = seconds
         print(f"  nbgrader autograde (batch)      {seconds:7.1f} s  "
               f"{seconds / n:5.2f} s/submission", flush=True)
-    for w in args.workers:
-        db = fresh_db(root, f"workbook{w}.db")
-        seconds = timed([str(BIN / "workbook"), "autograde", "--root", str(root), "--db-url", db,
-                         "--workers", str(w), "--force", "--no-progress"], HERE, env)
-        got = full_marks(root / "grading" / f"workbook{w}.db")
-        assert got == n, f"workbook --workers {w}: {got} of {n} submissions scored in full"
-        results[f"workbook autograde --workers {w}"] = seconds
-        print(f"  workbook autograde --workers {w}  {seconds:7.1f} s  "
-              f"{seconds / n:5.2f} s/submission", flush=True)
+    for kind in args.kernels:
+        for w in args.workers:
+            name = f"workbook --workers {w}, {kind} kernels"
+            db = fresh_db(root, f"workbook{w}{kind}.db")
+            seconds = timed([str(BIN / "workbook"), "autograde", "--root", str(root),
+                             "--db-url", db, "--workers", str(w), "--force", "--no-progress",
+                             "--warm-kernels" if kind == "warm" else "--no-warm-kernels"],
+                            HERE, env)
+            got = full_marks(root / "grading" / f"workbook{w}{kind}.db")
+            assert got == n, f"{name}: {got} of {n} submissions scored in full"
+            results[name] = seconds
+            print(f"  {name:34s} {seconds:7.1f} s  {seconds / n:5.2f} s/submission", flush=True)
 
     base = results.get("nbgrader autograde (batch)")
-    one = results.get("workbook autograde --workers 1")
     print("ratios (higher is faster):")
     for name, seconds in results.items():
-        parts = []
-        if base:
-            parts.append(f"{base / seconds:4.2f}x nbgrader")
-        if one:
-            parts.append(f"{one / seconds:4.2f}x workbook 1 worker")
+        parts = [f"{base / seconds:4.2f}x nbgrader"] if base else []
+        kind = name.rsplit(", ", 1)[-1]
+        one = results.get(f"workbook --workers 1, {kind}")
+        if one and name.startswith("workbook"):
+            parts.append(f"{one / seconds:4.2f}x workbook 1 worker ({kind})")
+        cold = results.get(name.replace("warm kernels", "cold kernels"))
+        if "warm" in name and cold:
+            parts.append(f"{cold / seconds:4.2f}x the same with cold kernels")
         print(f"  {name:34s} " + ", ".join(parts))
-    two = results.get("workbook autograde --workers 2")
     if 2 in args.workers and (os.cpu_count() or 1) >= 2:
         print(f"the machine: 2 CPU-bound processes at once do {machine_scaling(2):4.2f}x the "
               f"work of one (the ceiling for 2 workers against 1)")
-    if one and two:
+    for kind in args.kernels:
+        one = results.get(f"workbook --workers 1, {kind} kernels")
+        two = results.get(f"workbook --workers 2, {kind} kernels")
+        if not (one and two):
+            continue
         per = (one - two) * 2 / n          # from wall = fixed + n * per / workers
         fixed = max(0.0, one - n * per)
-        print(f"model: wall = {fixed:.1f} s fixed + {n} x {per:.2f} s / workers")
+        print(f"model, {kind} kernels: wall = {fixed:.1f} s fixed + {n} x {per:.2f} s / workers")
         for w in (4, 8, 16):
             est = fixed + n * per / w
             print(f"  {w:2d} workers (extrapolated, one core each): {est:6.1f} s, "

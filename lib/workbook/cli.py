@@ -65,7 +65,8 @@ def _autograde(args: argparse.Namespace) -> int:
     from workbook.grading.limits import Limits
 
     limits = Limits(cell_timeout=args.cell_timeout, wall_time=args.wall_time,
-                    memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes)
+                    memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes,
+                    warm_kernels=args.warm_kernels)
     try:
         summary = autograde(args.assignments or None, root=_root(args), db_url=args.db_url,
                             workers=args.workers, scheduler=args.scheduler, limits=limits,
@@ -165,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address-space cap of each kernel in MiB, 0 for none (4096)")
     p.add_argument("--max-output-bytes", type=int, default=100_000,
                    help="output kept per cell, in bytes (100000)")
+    p.add_argument("--warm-kernels", action=argparse.BooleanOptionalAction, default=True,
+                   help="fork each kernel from a process per worker that has already "
+                        "imported ipykernel, NumPy, torch, matplotlib (default: on; "
+                        "--no-warm-kernels starts every kernel from scratch)")
     p.add_argument("--db-url", help="nbgrader gradebook URL (default: "
                                     "sqlite:///<root>/grading/gradebook.db)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -36,8 +36,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from workbook.grading.config import COURSE_ID, course_config, repo_root
-from workbook.grading.limits import KERNEL_THREADS_ENV, RUN_NOTES, Limits, nbgrader_classes
+from workbook.grading import zygote
+from workbook.grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
+from workbook.grading.limits import (KERNEL_THREADS_ENV, RUN_NOTES, Limits, kernel_env,
+                                     nbgrader_classes)
 
 STATUSES = ("ok", "timeout", "kernel-died", "invalid-notebook", "missing", "late", "error")
 # which status a notebook shows when several apply (worst first)
@@ -215,6 +217,7 @@ def grading_config(root: Path, db_url: str, limits: Limits):
     c.GuardedExecute.max_output_bytes = int(limits.max_output_bytes)
     c.GuardedExecute.max_reruns = int(limits.max_reruns)
     c.LimitedKernelManager.memory_mb = int(limits.memory_mb)
+    c.LimitedKernelManager.warm = bool(limits.warm_kernels)
     c.LimitOutputBytes.max_bytes = int(limits.max_output_bytes)
     c.LimitOutput.max_lines = -1       # capped in bytes instead
     return c
@@ -253,6 +256,7 @@ def _scratch_course(spec: dict, limits: Limits):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_bytes(data)
     db_url = f"sqlite:///{root / 'gradebook.db'}"
+    prepare_gradebook(db_url)
     config = grading_config(root, db_url, limits)
     name = spec["assignment"]
     with Gradebook(db_url, COURSE_ID) as gb:
@@ -307,6 +311,8 @@ def grade_submission(task: dict, spec: dict) -> dict:
     if task.get("watch_parent"):
         _watch_parent()
     limits = Limits(**task["limits"])
+    if limits.warm_kernels:  # its imports run while the scratch course is set up
+        zygote.ensure(kernel_env(os.environ))
     root, db_url, api = _scratch_course(spec, limits)
     assignment, student = task["assignment"], task["student"]
     known = [nb["name"] for nb in spec["notebooks"]]
@@ -570,11 +576,18 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, workers, schedul
         n = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
         # Share the cores between the workers' kernels: n kernels each running torch/BLAS on
         # every core oversubscribe the machine (measured: tiny torch steps 10x slower).
-        os.environ[KERNEL_THREADS_ENV] = str(max(1, (os.cpu_count() or 1) // n))
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               # a free port: several graders on one machine (CI) would
-                               # warn on stderr that 8787 is taken
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        # A cap already in the environment wins (several graders on one machine: tests).
+        # The workers inherit it when they start.
+        mine = os.environ.get(KERNEL_THREADS_ENV)
+        os.environ[KERNEL_THREADS_ENV] = mine or str(max(1, (os.cpu_count() or 1) // n))
+        try:
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   # a free port: several graders on one machine (CI)
+                                   # would warn on stderr that 8787 is taken
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
+        finally:
+            if mine is None:
+                del os.environ[KERNEL_THREADS_ENV]
         client = Client(cluster)
     try:
         spec_futures = {name: client.scatter([spec], broadcast=True)[0]

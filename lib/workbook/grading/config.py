@@ -12,6 +12,7 @@ the two can never disagree. Layout (relative to the repository root):
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -62,6 +63,43 @@ def course_config(root: str | os.PathLike | None = None, *, db_url: str | None =
     c.ExecutePreprocessor.timeout = 300
     c.Execute.timeout = 300
     return c
+
+
+@functools.lru_cache(maxsize=None)
+def alembic_head() -> str:
+    """The gradebook schema version of the installed nbgrader (what ``alembic heads``
+    prints for nbgrader's migrations), read in this process."""
+    import nbgrader
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", os.path.join(os.path.dirname(nbgrader.__file__),
+                                                        "alembic"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def prepare_gradebook(db_url: str) -> None:
+    """Stamp a gradebook database that has no tables yet with nbgrader's schema version.
+
+    nbgrader's ``Gradebook`` does that itself by running the ``alembic`` command: a new
+    Python process that imports nbgrader, 2-3 s here, paid by every grading worker's
+    scratch gradebook and every new course. Stamped here, ``Gradebook`` only creates the
+    tables. A database that has tables is left alone.
+    """
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url, future=True)
+    try:
+        with engine.begin() as con:
+            if inspect(con).get_table_names():
+                return
+            con.execute(text("CREATE TABLE alembic_version "
+                             "(version_num VARCHAR(32) NOT NULL)"))
+            con.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                        {"v": alembic_head()})
+    finally:
+        engine.dispose()
 
 
 def _scripts_on_path() -> None:

@@ -2,9 +2,10 @@
 
 - ``Limits``: cell timeout, total wall time, memory cap, output cap (in bytes).
 - The kernel is started through this module (``python -m workbook.grading.limits
-  --memory-mb N -- <kernel command>``), which sets ``RLIMIT_AS``, asks Linux to kill the
-  kernel when its grader dies, exports ``WORKBOOK_PROFILE=ci`` and then ``exec``\\ s the
-  real kernel.
+  --memory-mb N [--zygote PATH] -- <kernel command>``), which asks Linux to kill the
+  kernel when its grader dies, exports ``WORKBOOK_PROFILE=ci`` and the thread cap, and
+  has the kernel forked by the worker's warm zygote (zygote.py) or else sets
+  ``RLIMIT_AS`` and ``exec``\\ s the real kernel.
 - ``GuardedExecute`` (nbgrader's ``Execute`` plus): output capped in bytes while it
   arrives, per-cell timeout shrunk to what is left of the wall time, and recovery when
   the kernel dies or a cell cannot be interrupted -- the notebook is re-run from the top
@@ -48,6 +49,7 @@ class Limits:
     memory_mb: int = 4096          # RLIMIT_AS of the kernel; 0: no cap
     max_output_bytes: int = 100_000  # per cell
     max_reruns: int = 3            # re-runs after a kernel death / unstoppable cell
+    warm_kernels: bool = True      # kernels forked from a process with the imports done
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,20 +57,25 @@ class Limits:
 
 # --------------------------------------------------------------------------- launcher
 
+def kernel_env(base) -> dict:
+    """The environment of a grading kernel: ``base`` with the ci profile and the thread cap."""
+    env = dict(base, WORKBOOK_PROFILE="ci")
+    threads = base.get(KERNEL_THREADS_ENV)
+    if threads:  # read by torch, NumPy's BLAS and OpenMP when the kernel imports them
+        env.update({var: threads for var in THREAD_VARS})
+    return env
+
+
 def _launch(argv: list[str]) -> None:
-    """``--memory-mb N -- cmd...``: set the limits on this process, then exec ``cmd``."""
-    memory_mb = 0
+    """``[--memory-mb N] [--quiet] [--zygote PATH] -- cmd...``: start ``cmd`` under the
+    limits -- forked by the zygote at PATH (see zygote.py), else exec'd in this process."""
     if "--" not in argv:
-        raise SystemExit("usage: python -m workbook.grading.limits [--memory-mb N] -- CMD...")
+        raise SystemExit("usage: python -m workbook.grading.limits [--memory-mb N] [--quiet] "
+                         "[--zygote PATH] -- CMD...")
     split = argv.index("--")
     opts, cmd = argv[:split], argv[split + 1:]
-    if opts[:1] == ["--memory-mb"]:
-        memory_mb = int(opts[1])
-    if memory_mb > 0:
-        import resource
-
-        cap = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    memory_mb = int(opts[opts.index("--memory-mb") + 1]) if "--memory-mb" in opts else 0
+    zygote_path = opts[opts.index("--zygote") + 1] if "--zygote" in opts else None
     if sys.platform.startswith("linux"):
         try:  # die with the grader process, never run on as an orphan
             import ctypes
@@ -83,10 +90,19 @@ def _launch(argv: list[str]) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-    env = dict(os.environ, WORKBOOK_PROFILE="ci")
-    threads = os.environ.get(KERNEL_THREADS_ENV)
-    if threads:  # read by torch, NumPy's BLAS and OpenMP when the kernel imports them
-        env.update({var: threads for var in THREAD_VARS})
+    env = kernel_env(os.environ)
+    if zygote_path:
+        from workbook.grading import zygote
+
+        if zygote.usable(cmd):
+            pid = zygote.spawn(zygote_path, cmd, env, memory_mb)
+            if pid is not None:
+                zygote.relay(pid)  # exits with the kernel
+    if memory_mb > 0:
+        import resource
+
+        cap = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     os.execvpe(cmd[0], cmd, env)
 
 
@@ -107,17 +123,25 @@ def nbgrader_classes():
     from nbformat.v4 import new_output
     from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
     from nbgrader.preprocessors.execute import UnresponsiveKernelError
-    from traitlets import Integer
+    from traitlets import Bool, Integer
 
     class LimitedKernelManager(AsyncKernelManager):
         """Starts the kernel through the launcher above (memory cap, ci profile)."""
 
         memory_mb = Integer(0).tag(config=True)
+        warm = Bool(True).tag(config=True)  # fork kernels from this worker's zygote
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
-            return [sys.executable, "-m", "workbook.grading.limits",
-                    "--memory-mb", str(int(self.memory_mb)), "--quiet", "--", *cmd]
+            launcher = [sys.executable, "-m", "workbook.grading.limits",
+                        "--memory-mb", str(int(self.memory_mb)), "--quiet"]
+            if self.warm:
+                from workbook.grading import zygote
+
+                path = zygote.ensure(kernel_env(os.environ))
+                if path:
+                    launcher += ["--zygote", path]
+            return [*launcher, "--", *cmd]
 
     def _output_size(out) -> int:
         if out.get("output_type") == "stream":

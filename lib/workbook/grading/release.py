@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook.grading.config import course_config, repo_root
+from workbook.grading.config import course_config, prepare_gradebook, repo_root
 
 # Text that must never reach a student.
 FORBIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS",
@@ -46,6 +46,7 @@ def release(names: list[str] | None = None, *, root: Path | None = None,
         raise ReleaseError(f"no such assignment(s) in solutions/: {', '.join(unknown)}; "
                            f"available: {', '.join(assignments(root))}")
     config = course_config(root, db_url=db_url, release_directory=str(release_directory))
+    prepare_gradebook(config.CourseDirectory.db_url)
     api = NbGraderAPI(config=config)
     released = []
     for name in names:

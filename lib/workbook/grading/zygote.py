@@ -1,0 +1,279 @@
+"""Warm kernels: each submission's kernel is forked from a process that has already
+imported the heavy libraries, instead of importing them again.
+
+A fresh kernel spends about 3 s of CPU importing ipykernel, NumPy, torch, matplotlib and
+scikit-learn before the student's first cell runs -- most of the cost of grading a
+submission. The zygote (one per grading worker, started on first use, dying with it) does
+those imports once and then, on request, forks. Each child becomes one submission's
+kernel: a process of its own that shares the imported code copy-on-write, with the
+request's working directory, environment, file descriptors and memory cap. The zygote
+runs no student code, so nothing one student does reaches another's kernel.
+
+Jupyter still starts and signals an ordinary process: the launcher
+(``python -m workbook.grading.limits --zygote PATH -- <kernel command>``) asks the zygote
+for a kernel, passes on every signal it gets (interrupt, terminate) and exits when the
+kernel exits; a kernel whose launcher is gone (killed by the grader) kills itself. When the
+zygote cannot serve (not Linux, another Python, the zygote died) the launcher starts the
+kernel the ordinary way.
+
+Not preloaded: modules that look at their surroundings when imported (``tqdm.auto``
+decides between notebook widgets and text at import; ``workbook.train`` imports it).
+matplotlib is imported with the inline backend ipykernel would choose.
+
+Keep the import light: the launcher imports this module before every kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+# Imported once in the zygote. Order matters only for speed.
+PRELOAD = ("ipykernel.kernelapp", "numpy", "torch", "matplotlib.pyplot", "sklearn.datasets",
+           "workbook.checks", "workbook.runtime", "workbook.plots", "workbook.numpy_nn",
+           "workbook.nn", "workbook.data")
+# ipykernel sets this when the kernel starts; matplotlib reads it when imported.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+_MAX_REQUEST = 1 << 22
+
+
+# ------------------------------------------------------------------ the zygote process
+
+def serve(path: str, preload=PRELOAD) -> None:
+    """Listen on the Unix socket ``path``; fork one kernel per request. Never returns."""
+    _die_with_parent()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)  # requests wait here while the imports below run
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+    for name in preload:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - not preloaded; the kernel imports it itself
+            pass
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the system
+    while True:
+        conn, _ = listener.accept()
+        try:
+            request, fds = _receive(conn)
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError:  # no room for another process: the launcher starts it cold
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            continue
+        if pid == 0:  # the kernel
+            listener.close()
+            conn.close()
+            _become_kernel(request, fds)  # never returns
+        for fd in fds:
+            os.close(fd)
+        try:
+            conn.sendall(json.dumps({"pid": pid}).encode())
+        except OSError:  # the launcher is gone: so must its kernel be
+            os.kill(pid, signal.SIGKILL)
+        conn.close()
+
+
+def _receive(conn) -> tuple[dict, list[int]]:
+    data, fds, _, _ = socket.recv_fds(conn, _MAX_REQUEST, 3)
+    if len(fds) != 3:
+        raise ValueError("expected stdin, stdout and stderr")
+    return json.loads(data), fds
+
+
+def _become_kernel(request: dict, fds: list[int]) -> None:
+    """In the forked child: take on the launcher's surroundings, run the kernel, exit."""
+    code = 1
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # student code may use subprocess
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        _die_with_parent()  # with the zygote, which dies with the grader
+        _watch(request["launcher_pid"])  # and with the launcher, which Jupyter kills
+        if request.get("memory_mb"):
+            import resource
+
+            cap = int(request["memory_mb"]) * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        _reseed()
+        import importlib
+        import runpy
+
+        # as ``python -m``: the notebook's folder first on the path, the module as __main__
+        sys.path[0] = os.getcwd()
+        importlib.invalidate_caches()
+        argv = request["argv"]
+        sys.argv = [argv[2], *argv[3:]]
+        try:
+            runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        import atexit
+
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
+def _reseed() -> None:
+    """A fresh process seeds NumPy's and torch's global generators from the OS; so does
+    each kernel, or every kernel would draw the zygote's numbers. (``random`` reseeds
+    itself after a fork.)"""
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.seed()
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+
+def _watch(pid: int) -> None:
+    """Kill this process when process ``pid`` exits."""
+    import threading
+
+    def wait():
+        _wait_for_exit(pid)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=wait, name="workbook-launcher-watch", daemon=True).start()
+
+
+def _wait_for_exit(pid: int) -> None:
+    """Block until ``pid`` (not our child) has exited."""
+    import select
+    import time
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    except (AttributeError, OSError):  # no pidfd (old kernel): poll
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+    try:
+        select.select([fd], [], [])
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------- the launcher's side
+
+def usable(cmd: list[str]) -> bool:
+    """Whether the zygote can start ``cmd``: ``<this python> -m MODULE ...`` on Linux."""
+    return (sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+            and len(cmd) >= 3 and cmd[1] == "-m"
+            and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable))
+
+
+def spawn(path: str, cmd: list[str], env: dict, memory_mb: int) -> int | None:
+    """Ask the zygote at ``path`` for a kernel running ``cmd``; its pid, or None."""
+    request = {"argv": cmd, "cwd": os.getcwd(), "env": env, "memory_mb": memory_mb,
+               "launcher_pid": os.getpid()}
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(path)
+            socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+            conn.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := conn.recv(4096):
+                reply += chunk
+        return int(json.loads(reply)["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def relay(pid: int) -> None:
+    """Be the kernel ``pid`` to Jupyter: pass signals on, exit when it exits."""
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    _wait_for_exit(pid)
+    sys.exit(0)
+
+
+# ------------------------------------------------------------ the grader's side
+
+_ZYGOTE: dict = {}
+
+
+def ensure(env: dict) -> str | None:
+    """The socket of this process's zygote for kernels with ``env``, started if needed."""
+    import subprocess
+    import tempfile
+
+    key = tuple(sorted(env.items()))
+    current = _ZYGOTE.get("proc")
+    if current is not None and current.poll() is None and _ZYGOTE.get("key") == key:
+        return _ZYGOTE["path"]
+    if current is not None and current.poll() is None:
+        current.kill()
+    folder = tempfile.mkdtemp(prefix="workbook-zygote-")
+    path = os.path.join(folder, "socket")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "workbook.grading.zygote", path],
+                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, cwd=folder)
+    except OSError:
+        return None
+    import time
+
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path):  # bound before the imports: ready to queue requests
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            return None
+        time.sleep(0.01)
+    _ZYGOTE.update(proc=proc, key=key, path=path)
+    import atexit
+    import shutil
+
+    atexit.register(proc.kill)  # a worker that exits normally cleans up after itself
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return path
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,158 @@
+"""Warm kernels (lib/workbook/grading/zygote.py): forked from a process with the imports
+done, yet each a fresh process of its own that sees what a kernel started from scratch
+sees; signals reach it through its launcher and it dies with it; without a zygote the
+launcher starts the kernel the ordinary way."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from workbook.grading import zygote
+from workbook.grading.limits import kernel_env, nbgrader_classes
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="warm kernels are forked: Linux only")
+
+PROBE = """\
+import json, os, sys
+print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(),
+                  "preloaded": "torch" in sys.modules, "argv": sys.argv[1:],
+                  "profile": os.environ.get("WORKBOOK_PROFILE"),
+                  "mine": os.environ.get("PROBE_VAR")}), flush=True)
+import numpy as np, torch
+print(json.dumps({"random": float(np.random.rand()), "seed": torch.initial_seed()}), flush=True)
+if sys.argv[1:] == ["wait"]:
+    import time
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        print(json.dumps({"interrupted": True}), flush=True)
+"""
+
+
+@pytest.fixture
+def socket_path():
+    path = zygote.ensure(kernel_env(os.environ))
+    assert path, "the zygote did not start"
+    return path
+
+
+@pytest.fixture
+def probe(tmp_path):
+    (tmp_path / "probe.py").write_text(PROBE)
+    return tmp_path
+
+
+def launch(folder, socket_path, *args, **env):
+    """The launcher as Jupyter starts it, running ``python -m probe ARGS``."""
+    opts = ["--zygote", socket_path] if socket_path else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbook.grading.limits", "--memory-mb", "0", *opts, "--",
+         sys.executable, "-m", "probe", *args],
+        cwd=folder, env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True)
+
+
+def lines(proc):
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def gone(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_each_kernel_is_a_fresh_child_of_the_zygote(probe, socket_path):
+    runs = [launch(probe, socket_path, "a", PROBE_VAR="x") for _ in range(2)]
+    (first, r1), (second, r2) = [lines(p) for p in runs]
+    zygote_pid = zygote._ZYGOTE["proc"].pid
+    for info, proc in ((first, runs[0]), (second, runs[1])):
+        assert info["preloaded"], "the kernel was not forked from the warm zygote"
+        assert info["ppid"] == zygote_pid and info["pid"] != proc.pid
+        assert info["cwd"] == str(probe), "the launcher's working directory"
+        assert info["argv"] == ["a"] and info["mine"] == "x" and info["profile"] == "ci"
+    assert first["pid"] != second["pid"]
+    assert r1["random"] != r2["random"], "NumPy's global generator not reseeded per kernel"
+    assert r1["seed"] != r2["seed"], "torch's default generator not reseeded per kernel"
+
+
+def test_without_a_zygote_the_kernel_starts_cold(probe, tmp_path):
+    proc = launch(probe, str(tmp_path / "no-such-socket"), "a")
+    info, _ = lines(proc)
+    assert not info["preloaded"] and info["pid"] == proc.pid  # exec'd in the launcher
+    proc = launch(probe, None, "a")
+    info, _ = lines(proc)
+    assert not info["preloaded"] and info["pid"] == proc.pid
+
+
+def test_signals_pass_through_the_launcher(probe, socket_path):
+    proc = launch(probe, socket_path, "wait")
+    info = json.loads(proc.stdout.readline())
+    json.loads(proc.stdout.readline())
+    assert info["preloaded"]
+    proc.send_signal(signal.SIGINT)  # what Jupyter's interrupt does
+    assert json.loads(proc.stdout.readline()) == {"interrupted": True}
+    assert proc.wait(timeout=10) == 0, "the launcher outlived its kernel"
+    assert gone(info["pid"])
+
+
+def test_a_killed_launcher_takes_its_kernel_along(probe, socket_path):
+    proc = launch(probe, socket_path, "wait")
+    info = json.loads(proc.stdout.readline())
+    proc.kill()  # SIGKILL: what Jupyter does to a kernel that will not shut down
+    proc.wait(timeout=10)
+    assert gone(info["pid"]), "the kernel ran on without its launcher"
+
+
+KERNEL_PROBE = """\
+import os, sys, json
+import matplotlib, numpy, torch, tqdm.auto
+print(json.dumps({"cwd": os.getcwd(), "path0": "" in sys.path,
+                  "backend": matplotlib.get_backend(), "tqdm": tqdm.auto.tqdm.__module__,
+                  "seed": torch.initial_seed(), "threads": torch.get_num_threads(),
+                  "profile": os.environ["WORKBOOK_PROFILE"]}))
+"""
+
+
+def run_kernel(folder, warm: bool) -> tuple[dict, list]:
+    from nbclient import NotebookClient
+
+    nb = new_notebook(cells=[new_code_cell(KERNEL_PROBE),
+                             new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\n"
+                                           "plt.show()")])
+    manager = nbgrader_classes()[0](warm=warm, memory_mb=4096)
+    NotebookClient(nb, km=manager, timeout=60, resources={"metadata": {"path": str(folder)}},
+                   ).execute()
+    (out,) = [o for o in nb.cells[0].outputs if o.get("name") == "stdout"]
+    kinds = [k for o in nb.cells[1].outputs for k in o.get("data", {})]
+    return json.loads(out["text"]), kinds
+
+
+def test_a_warm_kernel_sees_what_a_cold_one_sees(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_KERNEL_THREADS", "1")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # as in JupyterLab: the kernel chooses
+    warm, warm_plot = run_kernel(tmp_path, warm=True)
+    again, _ = run_kernel(tmp_path, warm=True)
+    cold, cold_plot = run_kernel(tmp_path, warm=False)
+    seeds = {warm.pop("seed"), again.pop("seed"), cold.pop("seed")}
+    assert len(seeds) == 3, "torch's seed is drawn per process, as in a fresh one"
+    assert warm == again == cold
+    assert warm["cwd"] == str(tmp_path) and warm["threads"] == 1
+    assert "inline" in warm["backend"]
+    assert "image/png" in warm_plot and warm_plot == cold_plot
