@@ -156,3 +156,14 @@ def test_a_warm_kernel_sees_what_a_cold_one_sees(tmp_path, monkeypatch):
     assert warm["cwd"] == str(tmp_path) and warm["threads"] == 1
     assert "inline" in warm["backend"]
     assert "image/png" in warm_plot and warm_plot == cold_plot
+
+
+def test_one_zygote_per_worker_until_what_imports_read_changes(monkeypatch):
+    first = zygote.ensure(kernel_env(os.environ))
+    pid = zygote._ZYGOTE["proc"].pid
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # set by nbgrader per notebook
+    assert zygote.ensure(kernel_env(os.environ)) == first
+    assert zygote._ZYGOTE["proc"].pid == pid, "the zygote was restarted for every kernel"
+    monkeypatch.setenv("WORKBOOK_KERNEL_THREADS", "3")  # OMP_NUM_THREADS=3, read by torch
+    assert zygote.ensure(kernel_env(os.environ)) != first
+    assert zygote._ZYGOTE["proc"].pid != pid

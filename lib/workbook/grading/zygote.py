@@ -16,6 +16,11 @@ kernel exits; a kernel whose launcher is gone (killed by the grader) kills itsel
 zygote cannot serve (not Linux, another Python, the zygote died) the launcher starts the
 kernel the ordinary way.
 
+One difference from a fresh process remains: the kernels of one worker share the
+zygote's string-hash seed (Python draws it at start-up), so a ``set`` of strings
+iterates in the same order in each -- no notebook may rely on that order anyway. The
+socket lies in a private temporary folder (mode 0700).
+
 Not preloaded: modules that look at their surroundings when imported (``tqdm.auto``
 decides between notebook widgets and text at import; ``workbook.train`` imports it).
 matplotlib is imported with the inline backend ipykernel would choose.
@@ -35,6 +40,9 @@ import sys
 PRELOAD = ("ipykernel.kernelapp", "numpy", "torch", "matplotlib.pyplot", "sklearn.datasets",
            "workbook.checks", "workbook.runtime", "workbook.plots", "workbook.numpy_nn",
            "workbook.nn", "workbook.data")
+# What the preloaded modules read when imported (and the interpreter's PYTHON* settings).
+IMPORT_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+              "WORKBOOK_KERNEL_THREADS", "WORKBOOK_PROFILE", "MPLBACKEND", "PATH")
 # ipykernel sets this when the kernel starts; matplotlib reads it when imported.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _MAX_REQUEST = 1 << 22
@@ -244,7 +252,9 @@ def ensure(env: dict) -> str | None:
     import subprocess
     import tempfile
 
-    key = tuple(sorted(env.items()))
+    # A new zygote only when what its imports read changes; the rest of the environment
+    # is the kernel's own (nbgrader sets NBGRADER_EXECUTION around each autograde).
+    key = tuple(sorted((k, v) for k, v in env.items() if k in IMPORT_ENV or k.startswith("PYTHON")))
     current = _ZYGOTE.get("proc")
     if current is not None and current.poll() is None and _ZYGOTE.get("key") == key:
         return _ZYGOTE["path"]
