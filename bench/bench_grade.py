@@ -105,6 +105,15 @@ def full_marks(db_path: Path) -> int:
                    for nb in sub.notebooks for g in nb.grades if g.name == "test-scale")
 
 
+def flagged(db_path: Path) -> str:
+    """What ``workbook autograde`` recorded about the submissions it did not call ok."""
+    from workbook.grading.autograde import read_state
+
+    return "\n".join(f"  {r['student']}: {r['status']} -- {r['detail']}"
+                     for r in read_state(f"sqlite:///{db_path}")
+                     if r["status"] != "ok" or r["detail"])
+
+
 def timed(cmd: list[str], cwd: Path, env: dict) -> float:
     start = time.perf_counter()
     run = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -181,7 +190,8 @@ def main(argv=None) -> int:
                              "--warm-kernels" if kind == "warm" else "--no-warm-kernels"],
                             HERE, env)
             got = full_marks(root / "grading" / f"workbook{w}{kind}.db")
-            assert got == n, f"{name}: {got} of {n} submissions scored in full"
+            assert got == n, (f"{name}: {got} of {n} submissions scored in full; flagged:\n"
+                              + flagged(root / "grading" / f"workbook{w}{kind}.db"))
             results[name] = seconds
             print(f"  {name:34s} {seconds:7.1f} s  {seconds / n:5.2f} s/submission", flush=True)
 

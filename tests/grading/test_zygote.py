@@ -167,3 +167,58 @@ def test_one_zygote_per_worker_until_what_imports_read_changes(monkeypatch):
     monkeypatch.setenv("WORKBOOK_KERNEL_THREADS", "3")  # OMP_NUM_THREADS=3, read by torch
     assert zygote.ensure(kernel_env(os.environ)) != first
     assert zygote._ZYGOTE["proc"].pid != pid
+
+
+def test_the_command_shares_one_zygote_with_its_workers(tmp_path):
+    """``workbook autograde`` (here in-process, 2 workers) starts the zygote itself; every
+    kernel of every worker is forked from it."""
+    from tiny_course import ADD, ASSIGNMENT, NOTEBOOK, db_url, put_submission, released_course
+    from tiny_course import scores, submission
+
+    from workbook.grading.autograde import autograde
+
+    root = tmp_path / "course"
+    released = released_course(root)
+    probe = "import os\nprint('parent', os.getppid())\n" + ADD
+    for student in ("s1", "s2", "s3"):
+        put_submission(root, student, submission(released, add=probe))
+    summary = autograde([ASSIGNMENT], root=root, db_url=db_url(root), workers=2,
+                        progress=False, log=lambda _: None)
+    assert summary.graded == 3 and set(summary.statuses) == {"ok"}
+    assert all(s == {"test-add": 2, "test-double": 1} for s in scores(root).values())
+    parents = set()
+    for student in ("s1", "s2", "s3"):
+        nb = nbformat.read(root / "grading" / "autograded" / student / ASSIGNMENT
+                           / f"{NOTEBOOK}.ipynb", as_version=4)
+        text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        parents.add(int(text.split("parent ")[1].split()[0]))
+    assert parents == {zygote._ZYGOTE["proc"].pid}
+    assert zygote.SHARED_ENV not in os.environ, "the command's zygote leaked into the caller"
+
+
+def test_a_kernel_that_does_not_start_is_started_again_cold(tmp_path):
+    """The grader's trouble is not the student's: a notebook whose kernel died before its
+    first cell is run again, with a kernel started from scratch, and says so."""
+    from workbook.grading.limits import RUN_NOTES
+
+    manager_class, guarded_execute = nbgrader_classes()[:2]
+    starts = []
+
+    class FailsOnce(manager_class):
+        def format_kernel_cmd(self, extra_arguments=None):
+            starts.append(self.warm)
+            if len(starts) == 1:  # the first kernel dies at once
+                return [sys.executable, "-c", "import os; os._exit(1)"]
+            return super().format_kernel_cmd(extra_arguments)
+
+    nb = new_notebook(cells=[new_code_cell("print(6 * 7)")],
+                      metadata={"kernelspec": {"name": "python3", "language": "python",
+                                               "display_name": "Python 3"}})
+    execute = guarded_execute(timeout=30)
+    execute.kernel_manager_class = FailsOnce
+    out, _ = execute.preprocess(nb, {"unique_key": "fails-once",
+                                     "metadata": {"path": str(tmp_path)}})
+    assert starts == [True, False], "retried, and cold"
+    assert out.cells[0].outputs[0]["text"] == "42\n"
+    notes = RUN_NOTES.pop("fails-once")
+    assert notes["status"] == "ok" and "the kernel did not start" in notes["problems"][0]

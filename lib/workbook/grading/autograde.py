@@ -311,7 +311,7 @@ def grade_submission(task: dict, spec: dict) -> dict:
     if task.get("watch_parent"):
         _watch_parent()
     limits = Limits(**task["limits"])
-    if limits.warm_kernels:  # its imports run while the scratch course is set up
+    if limits.warm_kernels:  # (without the command's) its imports overlap the set-up
         zygote.ensure(kernel_env(os.environ))
     root, db_url, api = _scratch_course(spec, limits)
     assignment, student = task["assignment"], task["student"]
@@ -580,6 +580,12 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, workers, schedul
         # The workers inherit it when they start.
         mine = os.environ.get(KERNEL_THREADS_ENV)
         os.environ[KERNEL_THREADS_ENV] = mine or str(max(1, (os.cpu_count() or 1) // n))
+        # One warm zygote for all the workers: its imports run while the cluster starts.
+        shared = None
+        if any(task["limits"].get("warm_kernels") for task in tasks):
+            shared = zygote.ensure(kernel_env(os.environ))
+        if shared:
+            os.environ[zygote.SHARED_ENV] = shared
         try:
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    # a free port: several graders on one machine (CI)
@@ -588,6 +594,7 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, workers, schedul
         finally:
             if mine is None:
                 del os.environ[KERNEL_THREADS_ENV]
+            os.environ.pop(zygote.SHARED_ENV, None)
         client = Client(cluster)
     try:
         spec_futures = {name: client.scatter([spec], broadcast=True)[0]

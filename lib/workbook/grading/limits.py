@@ -167,6 +167,7 @@ def nbgrader_classes():
             self._bytes, self._current = {}, -1
             self._deadline = time.monotonic() + self.wall_time
             self._notes = {"status": "ok", "problems": []}
+            self._cold = False  # after a kernel that did not start: no zygote
 
         # -- output, capped while it arrives (a 50 MB line never reaches the notebook)
         def output(self, outs, msg, display_id, cell_index):
@@ -216,6 +217,12 @@ def nbgrader_classes():
                 self._mark("timeout")
             return cell, resources
 
+        def create_kernel_manager(self):
+            km = super().create_kernel_manager()
+            if self._cold:
+                km.warm = False
+            return km
+
         def _mark(self, status: str) -> None:
             order = ["ok", "timeout", "kernel-died"]
             if order.index(status) > order.index(self._notes["status"]):
@@ -227,6 +234,7 @@ def nbgrader_classes():
             self._notes = RUN_NOTES.setdefault(key, {"status": "ok", "problems": []})
             self._deadline = time.monotonic() + self.wall_time
             original = copy.deepcopy(nb)
+            self._cold = False
             replaced: dict[int, tuple[str, str]] = {}
             for attempt in range(self.max_reruns + 1):
                 work = copy.deepcopy(original)
@@ -239,6 +247,14 @@ def nbgrader_classes():
                 except (DeadKernelError, CellTimeoutError, UnresponsiveKernelError,
                         asyncio.TimeoutError, RuntimeError) as err:
                     idx = self._current
+                    if idx < 0 and attempt < self.max_reruns \
+                            and time.monotonic() < self._deadline:
+                        # no cell ran: the kernel did not start -- the grader's trouble, not
+                        # the student's; again, with a kernel started from scratch
+                        self._notes["problems"].append(
+                            f"the kernel did not start ({type(err).__name__}: {err}); retried")
+                        self._cold = True
+                        continue
                     if isinstance(err, DeadKernelError):
                         ename, why = "KernelDied", "the kernel died while running this cell"
                         self._mark("kernel-died")

@@ -3,8 +3,10 @@ imported the heavy libraries, instead of importing them again.
 
 A fresh kernel spends about 3 s of CPU importing ipykernel, NumPy, torch, matplotlib and
 scikit-learn before the student's first cell runs -- most of the cost of grading a
-submission. The zygote (one per grading worker, started on first use, dying with it) does
-those imports once and then, on request, forks. Each child becomes one submission's
+submission. The zygote does those imports once and then, on request, forks: one per
+machine, started by ``workbook autograde`` for its local workers (who find it through
+``WORKBOOK_ZYGOTE``) and dying with it; a worker of another Dask cluster starts its own on
+first use. Each child becomes one submission's
 kernel: a process of its own that shares the imported code copy-on-write, with the
 request's working directory, environment, file descriptors and memory cap. The zygote
 runs no student code, so nothing one student does reaches another's kernel.
@@ -43,6 +45,8 @@ PRELOAD = ("ipykernel.kernelapp", "numpy", "torch", "matplotlib.pyplot", "sklear
 # What the preloaded modules read when imported (and the interpreter's PYTHON* settings).
 IMPORT_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
               "WORKBOOK_KERNEL_THREADS", "WORKBOOK_PROFILE", "MPLBACKEND", "PATH")
+# The socket of a zygote started by the grading command for all its local workers.
+SHARED_ENV = "WORKBOOK_ZYGOTE"
 # ipykernel sets this when the kernel starts; matplotlib reads it when imported.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _MAX_REQUEST = 1 << 22
@@ -248,9 +252,15 @@ _ZYGOTE: dict = {}
 
 
 def ensure(env: dict) -> str | None:
-    """The socket of this process's zygote for kernels with ``env``, started if needed."""
+    """The socket of the zygote for kernels with ``env``: the one the grading command
+    shares with its local workers (``SHARED_ENV``), else this process's own, started if
+    needed."""
     import subprocess
     import tempfile
+
+    shared = os.environ.get(SHARED_ENV)
+    if shared and os.path.exists(shared):
+        return shared
 
     # A new zygote only when what its imports read changes; the rest of the environment
     # is the kernel's own (nbgrader sets NBGRADER_EXECUTION around each autograde).
