@@ -32,7 +32,8 @@ import numpy as np, torch
 print(json.dumps({"random": float(np.random.rand()), "seed": torch.initial_seed()}), flush=True)
 if sys.argv[1:] == ["wait"]:
     import time
-    try:
+    try:  # ready for the interrupt only from here
+        print(json.dumps({"waiting": True}), flush=True)
         time.sleep(60)
     except KeyboardInterrupt:
         print(json.dumps({"interrupted": True}), flush=True)
@@ -105,6 +106,7 @@ def test_signals_pass_through_the_launcher(probe, socket_path):
     proc = launch(probe, socket_path, "wait")
     info = json.loads(proc.stdout.readline())
     json.loads(proc.stdout.readline())
+    assert json.loads(proc.stdout.readline()) == {"waiting": True}
     assert info["preloaded"]
     proc.send_signal(signal.SIGINT)  # what Jupyter's interrupt does
     assert json.loads(proc.stdout.readline()) == {"interrupted": True}

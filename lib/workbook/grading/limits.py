@@ -95,9 +95,7 @@ def _launch(argv: list[str]) -> None:
         from workbook.grading import zygote
 
         if zygote.usable(cmd):
-            pid = zygote.spawn(zygote_path, cmd, env, memory_mb)
-            if pid is not None:
-                zygote.relay(pid)  # exits with the kernel
+            zygote.launch(zygote_path, cmd, env, memory_mb)  # exits with the kernel
     if memory_mb > 0:
         import resource
 

@@ -231,17 +231,36 @@ def spawn(path: str, cmd: list[str], env: dict, memory_mb: int) -> int | None:
         return None
 
 
-def relay(pid: int) -> None:
-    """Be the kernel ``pid`` to Jupyter: pass signals on, exit when it exits."""
+RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+           signal.SIGUSR2)
+
+
+def launch(path: str, cmd: list[str], env: dict, memory_mb: int) -> None:
+    """Be the kernel to Jupyter: have the zygote at ``path`` fork it, pass every signal on
+    (one that arrives before the kernel's pid is known is passed on once it is), exit
+    when it exits. Returns only when the zygote could not start it."""
+    target: dict = {"pid": None, "pending": []}
+
     def forward(signum, _frame):
+        if target["pid"] is None:
+            target["pending"].append(signum)
+            return
         try:
-            os.kill(pid, signum)
+            os.kill(target["pid"], signum)
         except ProcessLookupError:
             pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
-                signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, forward)
+    previous = {sig: signal.signal(sig, forward) for sig in RELAYED}
+    pid = spawn(path, cmd, env, memory_mb)
+    if pid is None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in target["pending"]:  # as if they had arrived now
+            os.kill(os.getpid(), signum)
+        return
+    target["pid"] = pid
+    for signum in target["pending"]:
+        forward(signum, None)
     _wait_for_exit(pid)
     sys.exit(0)
 
