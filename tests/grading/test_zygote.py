@@ -68,7 +68,7 @@ def lines(proc):
     return [json.loads(line) for line in out.splitlines()]
 
 
-def gone(pid: int, within: float = 5.0) -> bool:
+def gone(pid: int, within: float = 15.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
