@@ -167,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-output-bytes", type=int, default=100_000,
                    help="output kept per cell, in bytes (100000)")
     p.add_argument("--warm-kernels", action=argparse.BooleanOptionalAction, default=True,
-                   help="fork each kernel from a process per worker that has already "
-                        "imported ipykernel, NumPy, torch, matplotlib (default: on; "
+                   help="fork each kernel from one process that has already imported "
+                        "ipykernel, NumPy, torch, matplotlib (default: on; "
                         "--no-warm-kernels starts every kernel from scratch)")
     p.add_argument("--db-url", help="nbgrader gradebook URL (default: "
                                     "sqlite:///<root>/grading/gradebook.db)")

@@ -311,8 +311,8 @@ def grade_submission(task: dict, spec: dict) -> dict:
     if task.get("watch_parent"):
         _watch_parent()
     limits = Limits(**task["limits"])
-    if limits.warm_kernels:  # (without the command's) its imports overlap the set-up
-        zygote.ensure(kernel_env(os.environ))
+    if limits.warm_kernels:  # the command's, or (on another cluster) our own, started
+        zygote.ensure(kernel_env(os.environ))  # now so its imports overlap the set-up
     root, db_url, api = _scratch_course(spec, limits)
     assignment, student = task["assignment"], task["student"]
     known = [nb["name"] for nb in spec["notebooks"]]

@@ -4,7 +4,7 @@
 - The kernel is started through this module (``python -m workbook.grading.limits
   --memory-mb N [--zygote PATH] -- <kernel command>``), which asks Linux to kill the
   kernel when its grader dies, exports ``WORKBOOK_PROFILE=ci`` and the thread cap, and
-  has the kernel forked by the worker's warm zygote (zygote.py) or else sets
+  has the kernel forked by the grader's warm zygote (zygote.py) or else sets
   ``RLIMIT_AS`` and ``exec``\\ s the real kernel.
 - ``GuardedExecute`` (nbgrader's ``Execute`` plus): output capped in bytes while it
   arrives, per-cell timeout shrunk to what is left of the wall time, and recovery when
@@ -57,6 +57,19 @@ class Limits:
 
 # --------------------------------------------------------------------------- launcher
 
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent (thread) exits."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except Exception:  # pragma: no cover - best effort
+            pass
+
+
 def kernel_env(base) -> dict:
     """The environment of a grading kernel: ``base`` with the ci profile and the thread cap."""
     env = dict(base, WORKBOOK_PROFILE="ci")
@@ -76,15 +89,7 @@ def _launch(argv: list[str]) -> None:
     opts, cmd = argv[:split], argv[split + 1:]
     memory_mb = int(opts[opts.index("--memory-mb") + 1]) if "--memory-mb" in opts else 0
     zygote_path = opts[opts.index("--zygote") + 1] if "--zygote" in opts else None
-    if sys.platform.startswith("linux"):
-        try:  # die with the grader process, never run on as an orphan
-            import ctypes
-            import signal
-
-            PR_SET_PDEATHSIG = 1
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except Exception:  # pragma: no cover - best effort
-            pass
+    die_with_parent()  # with the grader process, never run on as an orphan
     if "--quiet" in opts:
         # the kernel's own log (not the student's output: that goes over iopub)
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -127,7 +132,7 @@ def nbgrader_classes():
         """Starts the kernel through the launcher above (memory cap, ci profile)."""
 
         memory_mb = Integer(0).tag(config=True)
-        warm = Bool(True).tag(config=True)  # fork kernels from this worker's zygote
+        warm = Bool(True).tag(config=True)  # fork kernels from the warm zygote
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)

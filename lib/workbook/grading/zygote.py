@@ -6,9 +6,9 @@ scikit-learn before the student's first cell runs -- most of the cost of grading
 submission. The zygote does those imports once and then, on request, forks: one per
 machine, started by ``workbook autograde`` for its local workers (who find it through
 ``WORKBOOK_ZYGOTE``) and dying with it; a worker of another Dask cluster starts its own on
-first use. Each child becomes one submission's
-kernel: a process of its own that shares the imported code copy-on-write, with the
-request's working directory, environment, file descriptors and memory cap. The zygote
+first use. Each child becomes one submission's kernel: a process of its own that shares
+the imported code copy-on-write, with the request's working directory, environment, file
+descriptors and memory cap. The zygote
 runs no student code, so nothing one student does reaches another's kernel.
 
 Jupyter still starts and signals an ordinary process: the launcher
@@ -18,8 +18,8 @@ kernel exits; a kernel whose launcher is gone (killed by the grader) kills itsel
 zygote cannot serve (not Linux, another Python, the zygote died) the launcher starts the
 kernel the ordinary way.
 
-One difference from a fresh process remains: the kernels of one worker share the
-zygote's string-hash seed (Python draws it at start-up), so a ``set`` of strings
+One difference from a fresh process remains: the kernels of one zygote share its
+string-hash seed (Python draws it at start-up), so a ``set`` of strings
 iterates in the same order in each -- no notebook may rely on that order anyway. The
 socket lies in a private temporary folder (mode 0700).
 
@@ -38,13 +38,14 @@ import signal
 import socket
 import sys
 
+from workbook.grading.limits import KERNEL_THREADS_ENV, THREAD_VARS, die_with_parent
+
 # Imported once in the zygote. Order matters only for speed.
 PRELOAD = ("ipykernel.kernelapp", "numpy", "torch", "matplotlib.pyplot", "sklearn.datasets",
            "workbook.checks", "workbook.runtime", "workbook.plots", "workbook.numpy_nn",
            "workbook.nn", "workbook.data")
 # What the preloaded modules read when imported (and the interpreter's PYTHON* settings).
-IMPORT_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "WORKBOOK_KERNEL_THREADS", "WORKBOOK_PROFILE", "MPLBACKEND", "PATH")
+IMPORT_ENV = (*THREAD_VARS, KERNEL_THREADS_ENV, "WORKBOOK_PROFILE", "MPLBACKEND", "PATH")
 # The socket of a zygote started by the grading command for all its local workers.
 SHARED_ENV = "WORKBOOK_ZYGOTE"
 # ipykernel sets this when the kernel starts; matplotlib reads it when imported.
@@ -56,7 +57,7 @@ _MAX_REQUEST = 1 << 22
 
 def serve(path: str, preload=PRELOAD) -> None:
     """Listen on the Unix socket ``path``; fork one kernel per request. Never returns."""
-    _die_with_parent()
+    die_with_parent()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)  # requests wait here while the imports below run
@@ -113,7 +114,7 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        _die_with_parent()  # with the zygote, which dies with the grader
+        die_with_parent()  # with the zygote, which dies with the grader
         _watch(request["launcher_pid"])  # and with the launcher, which Jupyter kills
         if request.get("memory_mb"):
             import resource
@@ -159,17 +160,6 @@ def _reseed() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.seed()
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            PR_SET_PDEATHSIG = 1
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except Exception:  # noqa: BLE001 - best effort
-            pass
 
 
 def _watch(pid: int) -> None:
