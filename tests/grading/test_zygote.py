@@ -5,6 +5,7 @@ launcher starts the kernel the ordinary way."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -30,6 +31,14 @@ print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(),
                   "mine": os.environ.get("PROBE_VAR")}), flush=True)
 import numpy as np, torch
 print(json.dumps({"random": float(np.random.rand()), "seed": torch.initial_seed()}), flush=True)
+if sys.argv[1:] == ["start"]:  # what a kernel does first: initialise the kernel app
+    import gc
+    before, out = set(sys.modules), os.dup(1)  # the kernel app captures stdout (fd 1 too)
+    from ipykernel.kernelapp import IPKernelApp
+    IPKernelApp.instance().initialize(["-f", os.path.abspath("kernel.json")])
+    os.write(out, json.dumps({"imported": sorted(set(sys.modules) - before),
+                              "frozen": gc.get_freeze_count()}).encode() + b"\\n")
+    os._exit(0)  # the kernel's threads would keep it alive
 if sys.argv[1:] == ["wait"]:
     import time
     try:  # ready for the interrupt only from here
@@ -91,6 +100,26 @@ def test_each_kernel_is_a_fresh_child_of_the_zygote(probe, socket_path):
     assert first["pid"] != second["pid"]
     assert r1["random"] != r2["random"], "NumPy's global generator not reseeded per kernel"
     assert r1["seed"] != r2["seed"], "torch's default generator not reseeded per kernel"
+
+
+def json_lines(proc):
+    """The probe's JSON lines (ipykernel prints its connection notes to stdout too)."""
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_a_kernel_starts_with_what_the_zygote_imported(probe, socket_path):
+    """The zygote preloads what ipykernel imports while a kernel starts (about 140
+    modules, 0.23 s per kernel) and freezes its objects out of the kernels' garbage
+    collections (a full collection at each kernel's exit took 0.14 s)."""
+    warm = json_lines(launch(probe, socket_path, "start"))[-1]
+    cold = json_lines(launch(probe, None, "start"))[-1]
+    assert len(cold["imported"]) > 100, "the probe no longer starts a kernel app"
+    assert len(warm["imported"]) <= 10, (
+        "a warm kernel imports these while it starts; add them to zygote.PRELOAD: "
+        f"{warm['imported']}")
+    assert warm["frozen"] > 100_000 and cold["frozen"] == 0
 
 
 def test_without_a_zygote_the_kernel_starts_cold(probe, tmp_path):
