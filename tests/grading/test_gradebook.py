@@ -40,3 +40,30 @@ def test_a_gradebook_with_tables_is_left_alone(tmp_path):
     prepare_gradebook(f"sqlite:///{path}")
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("older",)]
+
+
+def test_a_worker_opens_one_engine_per_gradebook_url(tmp_path, monkeypatch):
+    """nbgrader opens about ten Gradebooks per submission; in a worker they share one
+    SQLAlchemy engine (and its compiled-statement cache) per URL -- nested ones too, and
+    each ``close`` (which disposes of the engine's connections) leaves the others working."""
+    import nbgrader.api
+
+    from workbook.grading.autograde import _share_engines
+
+    monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)  # undo
+    _share_engines()
+    _share_engines()  # once per process, however often it is called
+    url, other = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
+    prepare_gradebook(url)
+    prepare_gradebook(other)
+    with Gradebook(url, COURSE_ID) as outer:
+        outer.add_student("s1")
+        with Gradebook(url, COURSE_ID) as inner:  # as nbgrader nests them
+            assert inner.engine is outer.engine
+            inner.add_student("s2")
+        outer.add_student("s3")
+        with Gradebook(other, COURSE_ID) as elsewhere:
+            assert elsewhere.engine is not outer.engine
+            assert elsewhere.students == []
+    with Gradebook(url, COURSE_ID) as again:
+        assert sorted(s.id for s in again.students) == ["s1", "s2", "s3"]
