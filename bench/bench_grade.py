@@ -52,7 +52,9 @@ def _meta(grade_id, **flags):
     return {"nbgrader": base}
 
 
-def make_course(root: Path) -> None:
+def make_course(root: Path, work: float = 0.0) -> None:
+    """The bench assignment; ``work`` > 0 adds a cell that computes for that many CPU
+    seconds in one thread (as a student's own code does)."""
     cells = [
         new_markdown_cell("# Bench", metadata=_meta("intro", locked=True)),
         new_code_cell("import numpy as np\nimport torch\ntorch.manual_seed(0)",
@@ -66,6 +68,11 @@ def make_course(root: Path) -> None:
         new_code_cell("layer = torch.nn.Linear(3, 2)\nprint(layer(torch.ones(1, 3)).shape)",
                       metadata=_meta("demo", locked=True)),
     ]
+    if work > 0:
+        cells.append(new_code_cell(
+            f"import time\nend = time.process_time() + {work}\n"
+            "while time.process_time() < end:\n    sum(range(1000))",
+            metadata=_meta("work", locked=True)))
     nb = new_notebook(cells=cells, metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
     src = root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
@@ -173,6 +180,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each workbook configuration (interleaved; the best "
                              "counts)")
+    parser.add_argument("--cell-seconds", type=float, default=0.0,
+                        help="add a cell computing this many CPU seconds per submission "
+                             "(a course notebook's own work; default: none)")
     parser.add_argument("--skip-nbgrader", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep bench/build/ afterwards")
     args = parser.parse_args(argv)
@@ -183,14 +193,15 @@ def main(argv=None) -> int:
     root.mkdir(parents=True)
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
                WORKBOOK_PROFILE="ci")
-    make_course(root)
+    make_course(root, args.cell_seconds)
     release_and_submit(root, n)
     cores = os.cpu_count()
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = float("nan")
-    print(f"{n} submissions of a notebook importing torch; {cores} cores, "
+    work = f" and computing {args.cell_seconds:g} CPU s" if args.cell_seconds else ""
+    print(f"{n} submissions of a notebook importing torch{work}; {cores} cores, "
           f"load average {load:.1f} at the start")
 
     results: dict[str, float] = {}
