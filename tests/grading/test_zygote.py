@@ -5,7 +5,6 @@ launcher starts the kernel the ordinary way."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -72,9 +71,10 @@ def launch(folder, socket_path, *args, **env):
 
 
 def lines(proc):
+    """The probe's JSON lines (a kernel app prints its connection notes to stdout too)."""
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0
-    return [json.loads(line) for line in out.splitlines()]
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def gone(pid: int, within: float = 15.0) -> bool:
@@ -102,19 +102,12 @@ def test_each_kernel_is_a_fresh_child_of_the_zygote(probe, socket_path):
     assert r1["seed"] != r2["seed"], "torch's default generator not reseeded per kernel"
 
 
-def json_lines(proc):
-    """The probe's JSON lines (ipykernel prints its connection notes to stdout too)."""
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
 def test_a_kernel_starts_with_what_the_zygote_imported(probe, socket_path):
     """The zygote preloads what ipykernel imports while a kernel starts (about 140
     modules, 0.23 s per kernel) and freezes its objects out of the kernels' garbage
     collections (a full collection at each kernel's exit took 0.14 s)."""
-    warm = json_lines(launch(probe, socket_path, "start"))[-1]
-    cold = json_lines(launch(probe, None, "start"))[-1]
+    warm = lines(launch(probe, socket_path, "start"))[-1]
+    cold = lines(launch(probe, None, "start"))[-1]
     assert len(cold["imported"]) > 100, "the probe no longer starts a kernel app"
     assert len(warm["imported"]) <= 10, (
         "a warm kernel imports these while it starts; add them to zygote.PRELOAD: "
