@@ -6,6 +6,7 @@ IOPub was not yet connected, and still gives up on a dead or silent kernel."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from queue import Empty
 
 import pytest
@@ -71,7 +72,10 @@ def answered(msg_id):
 
 
 def wait(kc, timeout=30.0) -> None:
-    asyncio.run(kc.wait_for_ready(timeout=timeout))
+    # in a thread of its own: in a pytest worker that ran the browser tests, Playwright's
+    # session-wide sync API keeps an event loop running in this thread (asyncio.run refuses)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, kc.wait_for_ready(timeout=timeout)).result()
 
 
 def test_ready_on_the_idle_status_of_its_own_request_without_draining():
