@@ -117,7 +117,7 @@ def build(root: Path) -> None:
     assert run.returncode == 0, run.stderr
 
 
-def grade(root: Path, *extra: str, workers: int = 2, wait: bool = True):
+def grade(root: Path, *extra: str, workers: int = 2, wait: bool = True, env: dict | None = None):
     """``workbook autograde`` with short limits; the command runs under the full profile,
     so the kernels see ci only if the grader sets it.
 
@@ -126,7 +126,7 @@ def grade(root: Path, *extra: str, workers: int = 2, wait: bool = True):
     ``exc`` (a 2 MB traceback) timed out and lost the points of its right ``double``."""
     args = ["autograde", "--workers", str(workers), "--cell-timeout", "6", "--wall-time", "60",
             "--no-progress", *extra]
-    env = dict(os.environ, WORKBOOK_PROFILE="full")
+    env = dict(os.environ, **(env or {}), WORKBOOK_PROFILE="full")
     return workbook(*args, root=root, env=env, wait=wait)
 
 

@@ -1,9 +1,12 @@
 """`workbook autograde` killed with SIGKILL mid-run, then run again: every submission is
-graded exactly once and nothing finished is lost; one worker gives the scores two did;
-a changed submission (and only it) is graded again."""
+graded exactly once and nothing finished is lost; nothing the killed command started
+(workers, the server that forks them, the zygote, kernels) lives on; one worker gives the
+scores two did; a changed submission (and only it) is graded again."""
 
+import os
 import shutil
 import time
+import uuid
 
 import nbformat
 
@@ -20,16 +23,23 @@ def test_kill_then_resume_grades_each_submission_once(autograded, tmp_path):
         shutil.copytree(autograded.root / "grading" / "submitted" / student,
                         root / "grading" / "submitted" / student)
 
-    proc = grade(root, workers=1, wait=False)
+    run_id = uuid.uuid4().hex
+    proc = grade(root, workers=1, wait=False, env={"WORKBOOK_TEST_RUN": run_id})
+    mark = f"WORKBOOK_TEST_RUN={run_id}".encode()
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         if (root / "grading" / "gradebook.db").exists() and state(root):
             break
         time.sleep(0.2)
+    assert _started_by(mark), "no process carries the run's mark"
     proc.kill()  # SIGKILL: no clean-up of any kind
     proc.wait()
     finished = state(root)
     assert 1 <= len(finished) < len(STUDENTS), "the kill did not land mid-run"
+    deadline = time.monotonic() + 15  # a worker checks for its parent every second
+    while _started_by(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _started_by(mark), f"left running after the kill: {_started_by(mark)}"
 
     # a graded submission changes before the re-run: graded again, alone with the rest
     changed = sorted(finished)[0]
@@ -51,3 +61,25 @@ def test_kill_then_resume_grades_each_submission_once(autograded, tmp_path):
     parallel = scores(autograded.root)
     assert scores(root) == {s: parallel[s] for s in STUDENTS}
     assert all(rows[s]["status"] == state(autograded.root)[s]["status"] for s in STUDENTS)
+
+
+def _started_by(mark: bytes) -> list[str]:
+    """The live processes whose environment holds ``mark`` (every process the command
+    started inherits it), as ``pid command``."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if mark not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # exited, not yet reaped
+                    continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{pid} {command[:120]}")
+        except OSError:  # gone meanwhile
+            continue
+    return found

@@ -22,6 +22,7 @@ Statuses per notebook: ``ok``, ``timeout``, ``kernel-died``, ``invalid-notebook`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -577,6 +578,9 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
     if not subs:
         summary.seconds = time.perf_counter() - start
         return summary
+    # Our own cluster: its workers and the warm zygote, whose imports (3 s of CPU, the
+    # longest step before the first kernel) start now, while nbgrader is being imported.
+    local = None if scheduler else _local_workers(workers, len(subs), limits)
 
     specs = {}
     for name in sorted({s.assignment for s in subs}):
@@ -597,7 +601,7 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
                           "timestamp": s.timestamp(), "hash": s.hash,
                           "limits": limits.as_dict(), "watch_parent": scheduler is None})
         if tasks:
-            _run(tasks, specs, recorder, summary, workers=workers, scheduler=scheduler,
+            _run(tasks, specs, recorder, summary, scheduler=scheduler, local=local,
                  progress=progress)
     finally:
         recorder.close()
@@ -605,40 +609,73 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
     return summary
 
 
-def _run(tasks, specs, recorder: Recorder, summary: Summary, *, workers, scheduler, progress):
-    import logging
+@contextlib.contextmanager
+def local_cluster(n: int, env: dict):
+    """Our own Dask cluster on this machine: ``n`` worker processes, one task at a time
+    each, with environment ``env`` (the whole of it).
 
-    from distributed import Client, LocalCluster, as_completed
+    The workers are forked from a server process that has made their imports
+    (multiprocessing's ``forkserver``, preloading ``workbook.grading.preload``), not
+    started as fresh interpreters (``spawn``, Dask's default) that each import Dask and
+    nbgrader again: 1.8 s of CPU per worker, all at once when the command starts, while
+    the zygote imports torch. A forked worker has the environment its server started
+    with (perhaps in an earlier call of this process): hence the whole ``env``. Dask's
+    sampling profiler (a thread looking at every stack each 10 ms in each worker) is off:
+    nobody reads it."""
+    import logging
+    import multiprocessing
+
+    import dask
+    from distributed import LocalCluster
+
+    settings = {"distributed.worker.profile.enabled": False}
+    fork = "forkserver" in multiprocessing.get_all_start_methods()
+    if fork:
+        settings["distributed.worker.multiprocessing-method"] = "forkserver"
+    with dask.config.set(settings):  # for the cluster's life: a worker may be restarted
+        if fork:
+            from distributed.utils import get_mp_context
+
+            # after Dask's own preload list (set on its first call), before the server
+            # starts; a server already running (an earlier call in this process) keeps its
+            get_mp_context().set_forkserver_preload(["workbook.grading.preload"])
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env,
+                               # a free port: several graders on one machine (CI)
+                               # would warn on stderr that 8787 is taken
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        try:
+            yield cluster
+        finally:
+            cluster.close()
+
+
+def _local_workers(workers: int | None, submissions: int, limits: Limits) -> tuple[int, dict]:
+    """How many workers our own cluster gets, and their environment (the warm zygote's
+    socket in it, the zygote started)."""
+    n = max(1, min(workers or os.cpu_count() or 1, submissions))
+    # Share the cores between the workers' kernels: n kernels each running torch/BLAS on
+    # every core oversubscribe the machine (measured: tiny torch steps 10x slower).
+    # A cap already in the environment wins (several graders on one machine: tests).
+    env = dict(os.environ)
+    env.setdefault(KERNEL_THREADS_ENV, str(max(1, (os.cpu_count() or 1) // n)))
+    if limits.warm_kernels:  # one zygote for all the workers
+        shared = zygote.ensure(kernel_env(env))
+        if shared:
+            env[zygote.SHARED_ENV] = shared
+    return n, env
+
+
+def _run(tasks, specs, recorder: Recorder, summary: Summary, *, scheduler, local, progress):
+    from distributed import Client, as_completed
     from tqdm import tqdm
 
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        n = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
-        # Share the cores between the workers' kernels: n kernels each running torch/BLAS on
-        # every core oversubscribe the machine (measured: tiny torch steps 10x slower).
-        # A cap already in the environment wins (several graders on one machine: tests).
-        # The workers inherit it when they start.
-        mine = os.environ.get(KERNEL_THREADS_ENV)
-        os.environ[KERNEL_THREADS_ENV] = mine or str(max(1, (os.cpu_count() or 1) // n))
-        # One warm zygote for all the workers: its imports run while the cluster starts.
-        shared = None
-        if any(task["limits"].get("warm_kernels") for task in tasks):
-            shared = zygote.ensure(kernel_env(os.environ))
-        if shared:
-            os.environ[zygote.SHARED_ENV] = shared
-        try:
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   # a free port: several graders on one machine (CI)
-                                   # would warn on stderr that 8787 is taken
-                                   dashboard_address=":0", silence_logs=logging.ERROR)
-        finally:
-            if mine is None:
-                del os.environ[KERNEL_THREADS_ENV]
-            os.environ.pop(zygote.SHARED_ENV, None)
-        client = Client(cluster)
-    try:
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            client = stack.enter_context(Client(scheduler))
+        else:
+            n, env = local
+            n = min(n, len(tasks))  # fewer when most were graded before
+            client = stack.enter_context(Client(stack.enter_context(local_cluster(n, env))))
         spec_futures = {name: client.scatter([spec], broadcast=True)[0]
                         for name, spec in specs.items()}
         futures = {}
@@ -671,7 +708,3 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, workers, schedul
                 bar.update(1)
         finally:
             bar.close()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

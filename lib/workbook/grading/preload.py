@@ -1,0 +1,26 @@
+"""What a grading worker imports, made once by the process that forks the workers.
+
+``workbook autograde`` starts the workers of its own Dask cluster with multiprocessing's
+``forkserver`` (see ``autograde._forked_workers``): a server process imports this module,
+then forks one worker per request. Each worker starts with Dask, nbgrader, the kernel
+machinery, alembic (for its scratch gradebook) and IPython (which the kernel spec lookup
+imports) already imported -- instead of each fresh interpreter importing them again, 1.8 s
+of CPU per worker, all at once when the command starts.
+
+Importing it freezes the heap (``gc.freeze``): the imported objects live as long as the
+process, so no garbage collection should walk them -- not in the workers (forked with it)
+and not when the server exits (0.35 s -> 0.1 s). Import it nowhere else.
+"""
+
+import gc
+
+MODULES = ("distributed", "workbook.grading.autograde", "nbgrader.apps.api", "nbgrader.api",
+           "alembic.command", "IPython", "ipykernel.kernelspec")
+
+for _name in MODULES:
+    try:
+        __import__(_name)
+    except Exception:  # noqa: BLE001 - a worker imports it itself (and reports the error)
+        pass
+gc.collect()
+gc.freeze()
