@@ -16,8 +16,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from workbook.grading import zygote
-from workbook.grading.limits import kernel_env, nbgrader_classes
+from workbook.grading import launcher, zygote
+from workbook.grading.launcher import kernel_env
+from workbook.grading.limits import nbgrader_classes
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="warm kernels are forked: Linux only")
@@ -63,11 +64,10 @@ def probe(tmp_path):
 
 def launch(folder, socket_path, *args, **env):
     """The launcher as Jupyter starts it, running ``python -m probe ARGS``."""
-    opts = ["--zygote", socket_path] if socket_path else []
-    return subprocess.Popen(
-        [sys.executable, "-m", "workbook.grading.limits", "--memory-mb", "0", *opts, "--",
-         sys.executable, "-m", "probe", *args],
-        cwd=folder, env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True)
+    cmd = launcher.command([sys.executable, "-m", "probe", *args], zygote=socket_path,
+                           quiet=False)
+    return subprocess.Popen(cmd, cwd=folder, env=dict(os.environ, **env),
+                            stdout=subprocess.PIPE, text=True)
 
 
 def lines(proc):

@@ -39,8 +39,8 @@ from typing import Callable
 
 from workbook.grading import zygote
 from workbook.grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
-from workbook.grading.limits import (KERNEL_THREADS_ENV, RUN_NOTES, Limits, kernel_env,
-                                     nbgrader_classes)
+from workbook.grading.launcher import KERNEL_THREADS_ENV, kernel_env
+from workbook.grading.limits import RUN_NOTES, Limits, nbgrader_classes
 
 STATUSES = ("ok", "timeout", "kernel-died", "invalid-notebook", "missing", "late", "error")
 # which status a notebook shows when several apply (worst first)

@@ -1,11 +1,10 @@
 """Limits on one submission's execution, and the nbgrader preprocessors that enforce them.
 
 - ``Limits``: cell timeout, total wall time, memory cap, output cap (in bytes).
-- The kernel is started through this module (``python -m workbook.grading.limits
-  --memory-mb N [--zygote PATH] -- <kernel command>``), which asks Linux to kill the
-  kernel when its grader dies, exports ``WORKBOOK_PROFILE=ci`` and the thread cap, and
-  has the kernel forked by the grader's warm zygote (zygote.py) or else sets
-  ``RLIMIT_AS`` and ``exec``\\ s the real kernel.
+- ``LimitedKernelManager`` starts each kernel through the launcher (launcher.py), which
+  asks Linux to kill the kernel when its grader dies, exports ``WORKBOOK_PROFILE=ci`` and
+  the thread cap, and has the kernel forked by the grader's warm zygote (zygote.py) or
+  else sets ``RLIMIT_AS`` and ``exec``\\ s the real kernel.
 - ``GuardedExecute`` (nbgrader's ``Execute`` plus): output capped in bytes while it
   arrives, per-cell timeout shrunk to what is left of the wall time, and recovery when
   the kernel dies or a cell cannot be interrupted -- the notebook is re-run from the top
@@ -19,23 +18,20 @@
   cells does not crash (nbgrader 0.9.6 raises ``KeyError`` when the cell before a deleted
   test is not itself a grade or answer cell, or was deleted too); each deleted cell goes
   back after the nearest cell before it that is still there, and the problem is noted.
-
-Keep the import light: the kernel launcher runs this module before every kernel.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import sys
 from dataclasses import asdict, dataclass
+
+from workbook.grading import launcher
+from workbook.grading.launcher import kernel_env
 
 # What GuardedExecute observed, per notebook name: {"status": ..., "problems": [...]}.
 # A worker grades one submission at a time (threads_per_worker=1), so a module global works.
 RUN_NOTES: dict[str, dict] = {}
-# Threads per kernel, set by the grader so that parallel kernels share the cores.
-KERNEL_THREADS_ENV = "WORKBOOK_KERNEL_THREADS"
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 TRUNCATED = "\n... output truncated by the grader (more than {limit} bytes) ...\n"
 # The note, after a graded cell's id, when StripPassingStderr forgave its stderr.
@@ -55,62 +51,8 @@ class Limits:
         return asdict(self)
 
 
-# --------------------------------------------------------------------------- launcher
-
-def die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent (thread) exits."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            import signal
-
-            PR_SET_PDEATHSIG = 1
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except Exception:  # pragma: no cover - best effort
-            pass
-
-
-def kernel_env(base) -> dict:
-    """The environment of a grading kernel: ``base`` with the ci profile and the thread cap."""
-    env = dict(base, WORKBOOK_PROFILE="ci")
-    threads = base.get(KERNEL_THREADS_ENV)
-    if threads:  # read by torch, NumPy's BLAS and OpenMP when the kernel imports them
-        env.update({var: threads for var in THREAD_VARS})
-    return env
-
-
-def _launch(argv: list[str]) -> None:
-    """``[--memory-mb N] [--quiet] [--zygote PATH] -- cmd...``: start ``cmd`` under the
-    limits -- forked by the zygote at PATH (see zygote.py), else exec'd in this process."""
-    if "--" not in argv:
-        raise SystemExit("usage: python -m workbook.grading.limits [--memory-mb N] [--quiet] "
-                         "[--zygote PATH] -- CMD...")
-    split = argv.index("--")
-    opts, cmd = argv[:split], argv[split + 1:]
-    memory_mb = int(opts[opts.index("--memory-mb") + 1]) if "--memory-mb" in opts else 0
-    zygote_path = opts[opts.index("--zygote") + 1] if "--zygote" in opts else None
-    die_with_parent()  # with the grader process, never run on as an orphan
-    if "--quiet" in opts:
-        # the kernel's own log (not the student's output: that goes over iopub)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-    env = kernel_env(os.environ)
-    if zygote_path:
-        from workbook.grading import zygote
-
-        if zygote.usable(cmd):
-            zygote.launch(zygote_path, cmd, env, memory_mb)  # exits with the kernel
-    if memory_mb > 0:
-        import resource
-
-        cap = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    os.execvpe(cmd[0], cmd, env)
-
-
 # ----------------------------------------------------------------- nbgrader classes
-# nbgrader/jupyter imports stay inside this function so that the launcher above is quick.
+# nbgrader/jupyter imports stay inside this function: a worker builds the classes once.
 
 @functools.lru_cache(maxsize=None)
 def nbgrader_classes():
@@ -201,15 +143,12 @@ def nbgrader_classes():
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
-            launcher = [sys.executable, "-m", "workbook.grading.limits",
-                        "--memory-mb", str(int(self.memory_mb)), "--quiet"]
+            path = None
             if self.warm:
                 from workbook.grading import zygote
 
                 path = zygote.ensure(kernel_env(os.environ))
-                if path:
-                    launcher += ["--zygote", path]
-            return [*launcher, "--", *cmd]
+            return launcher.command(cmd, memory_mb=self.memory_mb, zygote=path)
 
     def _output_size(out) -> int:
         if out.get("output_type") == "stream":
@@ -444,6 +383,3 @@ def nbgrader_classes():
     return (LimitedKernelManager, GuardedExecute, StripPassingStderr, LimitOutputBytes,
             RestoreMissingCells)
 
-
-if __name__ == "__main__":
-    _launch(sys.argv[1:])

@@ -11,12 +11,11 @@ the imported code copy-on-write, with the request's working directory, environme
 descriptors and memory cap. The zygote
 runs no student code, so nothing one student does reaches another's kernel.
 
-Jupyter still starts and signals an ordinary process: the launcher
-(``python -m workbook.grading.limits --zygote PATH -- <kernel command>``) asks the zygote
-for a kernel, passes on every signal it gets (interrupt, terminate) and exits when the
-kernel exits; a kernel whose launcher is gone (killed by the grader) kills itself. When the
-zygote cannot serve (not Linux, another Python, the zygote died) the launcher starts the
-kernel the ordinary way.
+Jupyter still starts and signals an ordinary process: the launcher (launcher.py) asks the
+zygote for a kernel, passes on every signal it gets (interrupt, terminate) and exits when
+the kernel exits; a kernel whose launcher is gone (killed by the grader) kills itself. When
+the zygote cannot serve (not Linux, another Python, the zygote died) the launcher starts
+the kernel the ordinary way.
 
 One difference from a fresh process remains: the kernels of one zygote share its
 string-hash seed (Python draws it at start-up), so a ``set`` of strings
@@ -26,8 +25,6 @@ socket lies in a private temporary folder (mode 0700).
 Not preloaded: modules that look at their surroundings when imported (``tqdm.auto``
 decides between notebook widgets and text at import; ``workbook.train`` imports it).
 matplotlib is imported with the inline backend ipykernel would choose.
-
-Keep the import light: the launcher imports this module before every kernel.
 """
 
 from __future__ import annotations
@@ -38,7 +35,8 @@ import signal
 import socket
 import sys
 
-from workbook.grading.limits import KERNEL_THREADS_ENV, THREAD_VARS, die_with_parent
+from workbook.grading.launcher import (KERNEL_THREADS_ENV, THREAD_VARS, die_with_parent,
+                                       wait_for_exit)
 
 # Imported once in the zygote. Order matters only for speed. The last line is what
 # ipykernel imports while a kernel starts (event loop, debugger, completer, history):
@@ -181,92 +179,10 @@ def _watch(pid: int) -> None:
     import threading
 
     def wait():
-        _wait_for_exit(pid)
+        wait_for_exit(pid)
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=wait, name="workbook-launcher-watch", daemon=True).start()
-
-
-def _wait_for_exit(pid: int) -> None:
-    """Block until ``pid`` (not our child) has exited."""
-    import select
-    import time
-
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    except (AttributeError, OSError):  # no pidfd (old kernel): poll
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-    try:
-        select.select([fd], [], [])
-    finally:
-        os.close(fd)
-
-
-# ------------------------------------------------------------- the launcher's side
-
-def usable(cmd: list[str]) -> bool:
-    """Whether the zygote can start ``cmd``: ``<this python> -m MODULE ...`` on Linux."""
-    return (sys.platform.startswith("linux") and hasattr(socket, "send_fds")
-            and len(cmd) >= 3 and cmd[1] == "-m"
-            and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable))
-
-
-def spawn(path: str, cmd: list[str], env: dict, memory_mb: int) -> int | None:
-    """Ask the zygote at ``path`` for a kernel running ``cmd``; its pid, or None."""
-    request = {"argv": cmd, "cwd": os.getcwd(), "env": env, "memory_mb": memory_mb,
-               "launcher_pid": os.getpid()}
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(path)
-            socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
-            conn.shutdown(socket.SHUT_WR)
-            reply = b""
-            while chunk := conn.recv(4096):
-                reply += chunk
-        return int(json.loads(reply)["pid"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-           signal.SIGUSR2)
-
-
-def launch(path: str, cmd: list[str], env: dict, memory_mb: int) -> None:
-    """Be the kernel to Jupyter: have the zygote at ``path`` fork it, pass every signal on
-    (one that arrives before the kernel's pid is known is passed on once it is), exit
-    when it exits. Returns only when the zygote could not start it."""
-    target: dict = {"pid": None, "pending": []}
-
-    def forward(signum, _frame):
-        if target["pid"] is None:
-            target["pending"].append(signum)
-            return
-        try:
-            os.kill(target["pid"], signum)
-        except ProcessLookupError:
-            pass
-
-    previous = {sig: signal.signal(sig, forward) for sig in RELAYED}
-    pid = spawn(path, cmd, env, memory_mb)
-    if pid is None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for signum in target["pending"]:  # as if they had arrived now
-            os.kill(os.getpid(), signum)
-        return
-    target["pid"] = pid
-    for signum in target["pending"]:
-        forward(signum, None)
-    _wait_for_exit(pid)
-    sys.exit(0)
 
 
 # ------------------------------------------------------------ the grader's side
