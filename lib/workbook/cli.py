@@ -75,8 +75,12 @@ def _autograde(args: argparse.Namespace) -> int:
     except GradingError as err:
         print(f"workbook autograde: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while starting (an interrupt while grading ends in summary)
+        print("workbook autograde: interrupted before any grade was recorded",
+              file=sys.stderr)
+        return 130
     print(summary.report())
-    return 0
+    return 130 if summary.interrupted else 0  # 130: the shell's code for Ctrl-C
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -117,7 +117,8 @@ def build(root: Path) -> None:
     assert run.returncode == 0, run.stderr
 
 
-def grade(root: Path, *extra: str, workers: int = 2, wait: bool = True, env: dict | None = None):
+def grade(root: Path, *extra: str, workers: int = 2, wait: bool = True, env: dict | None = None,
+          **popen):
     """``workbook autograde`` with short limits; the command runs under the full profile,
     so the kernels see ci only if the grader sets it.
 
@@ -127,7 +128,7 @@ def grade(root: Path, *extra: str, workers: int = 2, wait: bool = True, env: dic
     args = ["autograde", "--workers", str(workers), "--cell-timeout", "6", "--wall-time", "60",
             "--no-progress", *extra]
     env = dict(os.environ, **(env or {}), WORKBOOK_PROFILE="full")
-    return workbook(*args, root=root, env=env, wait=wait)
+    return workbook(*args, root=root, env=env, wait=wait, **popen)
 
 
 def graded_course(root: Path) -> Graded:

@@ -1,14 +1,17 @@
-"""`workbook autograde` killed with SIGKILL mid-run, then run again: every submission is
-graded exactly once and nothing finished is lost; nothing the killed command started
-(workers, the server that forks them, the zygote, kernels) lives on; one worker gives the
-scores two did; a changed submission (and only it) is graded again."""
+"""`workbook autograde` stopped mid-run -- killed with SIGKILL, or interrupted with Ctrl-C --
+then run again: every submission is graded exactly once and nothing finished is lost;
+nothing the stopped command started (workers, the server that forks them, the zygote,
+kernels) lives on; Ctrl-C ends with the summary and exit code 130, not tracebacks; one
+worker gives the scores two did; a changed submission (and only it) is graded again."""
 
 import os
 import shutil
+import signal
 import time
 import uuid
 
 import nbformat
+import pytest
 
 from bad_submissions import grade
 from tiny_course import ASSIGNMENT, NOTEBOOK, released_course, scores, state
@@ -16,7 +19,8 @@ from tiny_course import ASSIGNMENT, NOTEBOOK, released_course, scores, state
 STUDENTS = ["good", "exc", "warn", "tampered"]
 
 
-def test_kill_then_resume_grades_each_submission_once(autograded, tmp_path):
+@pytest.mark.parametrize("stop", ["SIGKILL", "Ctrl-C"])
+def test_stop_then_resume_grades_each_submission_once(autograded, tmp_path, stop):
     root = tmp_path / "course"
     released_course(root)
     for student in STUDENTS:
@@ -24,7 +28,8 @@ def test_kill_then_resume_grades_each_submission_once(autograded, tmp_path):
                         root / "grading" / "submitted" / student)
 
     run_id = uuid.uuid4().hex
-    proc = grade(root, workers=1, wait=False, env={"WORKBOOK_TEST_RUN": run_id})
+    proc = grade(root, workers=1, wait=False, env={"WORKBOOK_TEST_RUN": run_id},
+                 start_new_session=True)  # its own process group, as a terminal's job
     mark = f"WORKBOOK_TEST_RUN={run_id}".encode()
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
@@ -32,10 +37,21 @@ def test_kill_then_resume_grades_each_submission_once(autograded, tmp_path):
             break
         time.sleep(0.2)
     assert _started_by(mark), "no process carries the run's mark"
-    proc.kill()  # SIGKILL: no clean-up of any kind
-    proc.wait()
+    if stop == "SIGKILL":
+        proc.kill()  # no clean-up of any kind
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches every process of the job
+    proc.wait(timeout=60)
     finished = state(root)
-    assert 1 <= len(finished) < len(STUDENTS), "the kill did not land mid-run"
+    assert 1 <= len(finished) < len(STUDENTS), "the stop did not land mid-run"
+    if stop == "Ctrl-C":
+        out, err = [(root.parent / "elsewhere" / f).read_text()
+                    for f in ("stdout.txt", "stderr.txt")]
+        assert proc.returncode == 130, out + err
+        assert f"graded {len(finished)} submission(s)" in out, out
+        assert (f"interrupted: {len(STUDENTS) - len(finished)} submission(s) not graded"
+                in out), out
+        assert "KeyboardInterrupt" not in err, err
     deadline = time.monotonic() + 15  # a worker checks for its parent every second
     while _started_by(mark) and time.monotonic() < deadline:
         time.sleep(0.2)

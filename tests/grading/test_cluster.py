@@ -1,17 +1,21 @@
 """The grading command's own Dask cluster (``autograde.local_cluster``): its workers are
 forked from a server that has made their imports, so they start with nbgrader imported and
-its objects out of the garbage collector's sight; each has the environment it was given,
-also when the server was started by an earlier call; Dask's profiler is off."""
+its objects out of the garbage collector's sight, ignoring Ctrl-C (the command stops them);
+each has the environment it was given, also when the server was started by an earlier
+call; Dask's profiler is off. A Ctrl-C while the cluster starts takes effect after."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+import time
 
 import pytest
 from distributed import Client
 
-from workbook.grading.autograde import local_cluster
+from workbook.grading.autograde import _interrupts_deferred, local_cluster
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="forked workers: checked on Linux")
@@ -25,7 +29,8 @@ def _worker_state() -> dict:
 
     return {"nbgrader": "nbgrader.apps.api" in sys.modules, "frozen": gc.get_freeze_count(),
             "mark": os.environ.get("WORKBOOK_TEST_MARK"), "parent": os.getppid(),
-            "profile": dask.config.get("distributed.worker.profile.enabled")}
+            "profile": dask.config.get("distributed.worker.profile.enabled"),
+            "sigint": signal.getsignal(signal.SIGINT)}
 
 
 def _states(n: int, mark: str) -> list[dict]:
@@ -43,8 +48,22 @@ def test_workers_start_with_their_imports_made_and_the_environment_given():
         assert state["parent"] != os.getpid()  # the fork server's child, not ours
         assert state["mark"] == "first"
         assert state["profile"] is False
+        assert state["sigint"] == signal.SIG_IGN
     # the server keeps running in this process; the next cluster's workers come from it
     # with their own environment, not the one the server started with
     again = _states(1, "second")
     assert [s["mark"] for s in again] == ["second"]
     assert again[0]["parent"] == first[0]["parent"]
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signals are handled in the main thread")
+def test_an_interrupt_while_the_cluster_starts_takes_effect_after_it():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run by now
+            done.append("body")
+    assert done == ["body"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

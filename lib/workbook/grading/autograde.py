@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -533,10 +534,14 @@ class Summary:
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    interrupted: int = 0  # submissions left ungraded by an interrupt (Ctrl-C)
 
     def report(self) -> str:
         lines = [f"graded {self.graded} submission(s), {self.skipped} unchanged and skipped, "
                  f"in {self.seconds:.1f} s"]
+        if self.interrupted:
+            lines.append(f"interrupted: {self.interrupted} submission(s) not graded; every "
+                         "grade above is saved -- run the same command again for the rest")
         if self.statuses:
             lines.append("notebooks: " + ", ".join(f"{n} {s}" for s, n in
                                                     sorted(self.statuses.items())))
@@ -601,12 +606,35 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
                           "timestamp": s.timestamp(), "hash": s.hash,
                           "limits": limits.as_dict(), "watch_parent": scheduler is None})
         if tasks:
-            _run(tasks, specs, recorder, summary, scheduler=scheduler, local=local,
-                 progress=progress)
+            try:
+                _run(tasks, specs, recorder, summary, scheduler=scheduler, local=local,
+                     progress=progress)
+            except KeyboardInterrupt:  # Ctrl-C: each result is recorded in a transaction
+                summary.interrupted = len(tasks) - summary.graded
     finally:
         recorder.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """A Ctrl-C while the body runs takes effect after it (in the main thread; elsewhere
+    signals cannot be handled anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if got:
+        if callable(previous):
+            previous(signal.SIGINT, None)  # Python's own raises KeyboardInterrupt
+        elif previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 @contextlib.contextmanager
@@ -639,10 +667,12 @@ def local_cluster(n: int, env: dict):
             # after Dask's own preload list (set on its first call), before the server
             # starts; a server already running (an earlier call in this process) keeps its
             get_mp_context().set_forkserver_preload(["workbook.grading.preload"])
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env,
-                               # a free port: several graders on one machine (CI)
-                               # would warn on stderr that 8787 is taken
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        with _interrupts_deferred():  # half-started workers die with tracebacks
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   env=env, silence_logs=logging.ERROR,
+                                   # a free port: several graders on one machine (CI)
+                                   # would warn on stderr that 8787 is taken
+                                   dashboard_address=":0")
         try:
             yield cluster
         finally:
