@@ -28,8 +28,14 @@ def test_stop_then_resume_grades_each_submission_once(autograded, tmp_path, stop
                         root / "grading" / "submitted" / student)
 
     run_id = uuid.uuid4().hex
-    proc = grade(root, workers=1, wait=False, env={"WORKBOOK_TEST_RUN": run_id},
-                 start_new_session=True)  # its own process group, as a terminal's job
+    # Ctrl-C acts as in a terminal: a test run started in the background (`make test &`)
+    # ignores SIGINT, and the command would inherit that
+    runner = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = grade(root, workers=1, wait=False, env={"WORKBOOK_TEST_RUN": run_id},
+                     start_new_session=True)  # its own process group, as a terminal's job
+    finally:
+        signal.signal(signal.SIGINT, runner)
     mark = f"WORKBOOK_TEST_RUN={run_id}".encode()
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:

@@ -665,7 +665,8 @@ def local_cluster(n: int, env: dict):
             from distributed.utils import get_mp_context
 
             # after Dask's own preload list (set on its first call), before the server
-            # starts; a server already running (an earlier call in this process) keeps its
+            # starts; a server already running (an earlier call in this process) keeps
+            # the preloads it started with
             get_mp_context().set_forkserver_preload(["workbook.grading.preload"])
         with _interrupts_deferred():  # half-started workers die with tracebacks
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,

@@ -1,7 +1,7 @@
 """What a grading worker imports, made once by the process that forks the workers.
 
 ``workbook autograde`` starts the workers of its own Dask cluster with multiprocessing's
-``forkserver`` (see ``autograde._forked_workers``): a server process imports this module,
+``forkserver`` (see ``autograde.local_cluster``): a server process imports this module,
 then forks one worker per request. Each worker starts with Dask, nbgrader, the kernel
 machinery, alembic (for its scratch gradebook) and IPython (which the kernel spec lookup
 imports) already imported -- instead of each fresh interpreter importing them again, 1.8 s
