@@ -61,7 +61,7 @@ def test_stop_then_resume_grades_each_submission_once(autograded, tmp_path, stop
     deadline = time.monotonic() + 15  # a worker checks for its parent every second
     while _started_by(mark) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _started_by(mark), f"left running after the kill: {_started_by(mark)}"
+    assert not _started_by(mark), f"left running after the stop: {_started_by(mark)}"
 
     # a graded submission changes before the re-run: graded again, alone with the rest
     changed = sorted(finished)[0]
