@@ -584,7 +584,8 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
         summary.seconds = time.perf_counter() - start
         return summary
     # Our own cluster: its workers and the warm zygote, whose imports (3 s of CPU, the
-    # longest step before the first kernel) start now, while nbgrader is being imported.
+    # longest step before the first kernel) start now, while nbgrader is being imported --
+    # before we know whether anything changed (if not, the zygote dies with the command).
     local = None if scheduler else _local_workers(workers, len(subs), limits)
 
     specs = {}

@@ -27,7 +27,6 @@ import os
 from dataclasses import asdict, dataclass
 
 from workbook.grading import launcher
-from workbook.grading.launcher import kernel_env
 
 # What GuardedExecute observed, per notebook name: {"status": ..., "problems": [...]}.
 # A worker grades one submission at a time (threads_per_worker=1), so a module global works.
@@ -147,7 +146,7 @@ def nbgrader_classes():
             if self.warm:
                 from workbook.grading import zygote
 
-                path = zygote.ensure(kernel_env(os.environ))
+                path = zygote.ensure(launcher.kernel_env(os.environ))
             return launcher.command(cmd, memory_mb=self.memory_mb, zygote=path)
 
     def _output_size(out) -> int:
