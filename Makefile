@@ -56,6 +56,12 @@ release: $(STAMP)
 bench-gpt: $(STAMP)
 	$(PY) bench/bench_gpt.py --config full $(BENCH_ARGS)
 
+## gpu-check: on a machine with a CUDA GPU, one timed run of the CUDA tests, bench-gpt
+## (eager, then torch.compile) and the torch notebooks in the full profile
+.PHONY: gpu-check
+gpu-check: $(STAMP)
+	$(PY) bench/gpu_check.py $(GPU_CHECK_ARGS)
+
 ## grade: the whole grading chain on a synthetic class (grading/demo/build/course):
 ## release, collect an LMS .zip, autograde, feedback, export, report
 .PHONY: grade bench-grade

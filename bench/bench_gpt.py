@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit-chars", type=int, default=None,
                    help="use only the first N characters of the works")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile-mode", default=None,
+                   help="torch.compile's mode, e.g. reduce-overhead (CUDA graphs)")
     p.add_argument("--no-autocast", action="store_true", help="train in float32 on a GPU too")
     p.add_argument("--device", default=None, help="default: runtime.get_device()")
     p.add_argument("--timing-skip", type=int, default=None,
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     block_size = config.block_size
     model = GPT(config).to(device)
     optimizer = configure_optimizer(model, WEIGHT_DECAY, lr, BETAS, device)
-    train_model = torch.compile(model) if args.compile else model
+    train_model = torch.compile(model, mode=args.compile_mode) if args.compile else model
     schedule = cosine_schedule(lr, total_steps=iters if iters < 10**9 else settings["iters"],
                                warmup_steps=min(WARMUP_ITERS, max(iters // 10, 1)),
                                min_lr=lr / 10)
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
     tokens_per_step = batch_size * block_size
     print(f"{runtime.describe()} | {device.type}"
           f"{' ' + torch.cuda.get_device_name(device) if device.type == 'cuda' else ''}"
-          f" | autocast {dtype} | compile {args.compile}")
+          f" | autocast {dtype} | compile {args.compile}"
+          f"{f' ({args.compile_mode})' if args.compile and args.compile_mode else ''}")
     print(f"config {profile}: {gpt_param_count(config) / 1e6:.2f} M parameters, "
           f"batch {batch_size} x block {block_size} = {tokens_per_step} tokens/step, "
           f"{len(data.train):,} train / {len(data.val):,} val tokens")
