@@ -19,6 +19,16 @@ def record_notebook_time(label: str, seconds: float) -> None:
     NOTEBOOK_SECONDS[label] = NOTEBOOK_SECONDS.get(label, 0.0) + seconds
 
 
+def load_bench(name: str):
+    """bench/<name>.py imported as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def assignments() -> list[str]:
     """Assignment ids with a source notebook: ``['01_neurons', '02_backprop', ...]``."""
     return sorted(p.name for p in (ROOT / "solutions").iterdir()

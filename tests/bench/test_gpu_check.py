@@ -2,21 +2,16 @@
 notebook runner (each cell's output as it finishes; the executed notebook kept after an
 error)."""
 
-import importlib.util
-
 import nbformat
 import pytest
 import torch
 
-from helpers import ROOT
+from helpers import load_bench
 
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("gpu_check")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

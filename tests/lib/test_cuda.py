@@ -4,14 +4,13 @@ through workbook.train.fit, the checks and heat maps reading bf16 GPU tensors, a
 benchmark's MFU line. On a GPU machine: ``.venv/bin/pytest tests/lib/test_cuda.py``."""
 
 import copy
-import importlib.util
 import math
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
+from helpers import load_bench
 from workbook import checks, plots, runtime
 from workbook.checks import assert_close
 from workbook.data.shakespeare import load_shakespeare
@@ -21,7 +20,6 @@ from workbook.nn.transformer import Transformer, TransformerConfig, sequence_los
 from workbook.train import cosine_schedule, fit
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-ROOT = Path(__file__).resolve().parents[2]
 CUDA = torch.device("cuda")
 
 
@@ -148,10 +146,7 @@ def test_transformer_trains_on_cuda_and_its_bf16_weights_plot():
 
 
 def test_bench_gpt_reports_mfu_on_cuda(capsys):
-    spec = importlib.util.spec_from_file_location("bench_gpt", ROOT / "bench" / "bench_gpt.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    result = bench.main(["--config", "ci", "--iters", "30", "--eval-iters", "2",
+    result = load_bench("bench_gpt").main(["--config", "ci", "--iters", "30", "--eval-iters", "2",
                          "--device", "cuda", "--limit-chars", "100000"])
     out = capsys.readouterr().out
     assert result["device"] == "cuda" and math.isfinite(result["val_loss"])

@@ -2,15 +2,14 @@
 sampling filters on fixed logits, beam search against brute force, training through
 workbook.train.fit on Shakespeare, and the benchmark script on a CPU."""
 
-import importlib.util
 import itertools
 import math
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import load_bench
 from workbook.checks import assert_close
 from workbook.data.shakespeare import load_shakespeare
 from workbook.nn.attention import KVCache, MultiHeadAttention, causal_mask
@@ -36,7 +35,6 @@ from workbook.nn.gpt import (
 )
 from workbook.train import cosine_schedule, fit
 
-ROOT = Path(__file__).resolve().parents[2]
 f64 = torch.float64
 
 
@@ -346,10 +344,7 @@ def test_ci_gpt_learns_shakespeare_through_fit(shakespeare):
 
 
 def test_bench_runs_on_a_cpu(capsys):
-    spec = importlib.util.spec_from_file_location("bench_gpt", ROOT / "bench" / "bench_gpt.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    result = bench.main(["--config", "ci", "--iters", "5", "--eval-iters", "2",
+    result = load_bench("bench_gpt").main(["--config", "ci", "--iters", "5", "--eval-iters", "2",
                          "--device", "cpu", "--limit-chars", "100000"])
     out = capsys.readouterr().out
     assert result["steps"] == 5 and result["device"] == "cpu"
