@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
 import subprocess
 import sys
 import time
@@ -97,8 +98,6 @@ def run_notebook(name: str, out: Path | None, seconds: float) -> tuple[str, str]
     deadline = time.monotonic() + seconds
     lines: list[str] = []
     try:
-        import selectors
-
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         while time.monotonic() < deadline:
