@@ -2,6 +2,7 @@
 
     python bench/bench_gpt.py                         # full profile (nanoGPT shakespeare_char)
     python bench/bench_gpt.py --seconds 60 --compile  # a fixed wall time, torch.compile
+    python bench/bench_gpt.py --compile-mode reduce-overhead  # compiled, with CUDA graphs
     python bench/bench_gpt.py --config ci --iters 5   # seconds on a CPU (what the tests run)
 
 A flat loop in the style of nanoGPT's train.py: cosine learning rate with warm-up,
@@ -60,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="use only the first N characters of the works")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--compile-mode", default=None,
-                   help="torch.compile's mode, e.g. reduce-overhead (CUDA graphs)")
+                   help="torch.compile's mode, e.g. reduce-overhead (CUDA graphs); implies --compile")
     p.add_argument("--no-autocast", action="store_true", help="train in float32 on a GPU too")
     p.add_argument("--device", default=None, help="default: runtime.get_device()")
     p.add_argument("--timing-skip", type=int, default=None,
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     block_size = config.block_size
     model = GPT(config).to(device)
     optimizer = configure_optimizer(model, WEIGHT_DECAY, lr, BETAS, device)
+    args.compile = args.compile or args.compile_mode is not None
     train_model = torch.compile(model, mode=args.compile_mode) if args.compile else model
     schedule = cosine_schedule(lr, total_steps=iters if iters < 10**9 else settings["iters"],
                                warmup_steps=min(WARMUP_ITERS, max(iters // 10, 1)),
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{runtime.describe()} | {device.type}"
           f"{' ' + torch.cuda.get_device_name(device) if device.type == 'cuda' else ''}"
           f" | autocast {dtype} | compile {args.compile}"
-          f"{f' ({args.compile_mode})' if args.compile and args.compile_mode else ''}")
+          f"{f' ({args.compile_mode})' if args.compile_mode else ''}")
     print(f"config {profile}: {gpt_param_count(config) / 1e6:.2f} M parameters, "
           f"batch {batch_size} x block {block_size} = {tokens_per_step} tokens/step, "
           f"{len(data.train):,} train / {len(data.val):,} val tokens")
