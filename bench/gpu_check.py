@@ -6,7 +6,8 @@
 3. the PyTorch notebooks executed top to bottom in the full profile (nbclient), while the
    time allows; each cell's printed output goes to the log as it finishes.
 
-    python bench/gpu_check.py --out DIR --budget 520     # `make gpu-check`
+    python bench/gpu_check.py --out DIR --budget 520
+    make gpu-check GPU_CHECK_ARGS="--out DIR --budget 520"    # the same, after make setup
 
 Every step is timed and its failure recorded, not fatal; a table ends the run. With
 ``--out`` the logs and the executed notebooks are written there as the run goes.
@@ -53,7 +54,8 @@ def run_tests(out: Path | None, budget: float) -> tuple[str, str]:
 
 
 def run_bench(argv: list[str]) -> dict:
-    sys.path.insert(0, str(ROOT / "bench"))
+    if str(ROOT / "bench") not in sys.path:  # imported, not run as a script
+        sys.path.insert(0, str(ROOT / "bench"))
     import bench_gpt
 
     return bench_gpt.main(argv)
