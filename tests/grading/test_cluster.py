@@ -2,7 +2,8 @@
 forked from a server that has made their imports, so they start with nbgrader imported and
 its objects out of the garbage collector's sight, ignoring Ctrl-C (the command stops them);
 each has the environment it was given, also when the server was started by an earlier
-call; Dask's profiler is off. A Ctrl-C while the cluster starts takes effect after."""
+call; Dask's profiler is off and its background chores slowed to once a second or less.
+A Ctrl-C while the cluster starts takes effect after."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="forked workers: checked on Linux")
 
 
+# what each Dask server does on a timer: 20 ms, 0.5 s and 0.1 s by default
+CHORES = ("distributed.admin.tick.interval", "distributed.admin.system-monitor.interval",
+          "distributed.worker.memory.monitor-interval")
+
+
 def _worker_state() -> dict:
     """Runs in a worker, before it has graded anything."""
     import gc
@@ -30,6 +36,7 @@ def _worker_state() -> dict:
     return {"nbgrader": "nbgrader.apps.api" in sys.modules, "frozen": gc.get_freeze_count(),
             "mark": os.environ.get("WORKBOOK_TEST_MARK"), "parent": os.getppid(),
             "profile": dask.config.get("distributed.worker.profile.enabled"),
+            "chores": [dask.utils.parse_timedelta(dask.config.get(key)) for key in CHORES],
             "sigint": signal.getsignal(signal.SIGINT)}
 
 
@@ -48,6 +55,7 @@ def test_workers_start_with_their_imports_made_and_the_environment_given():
         assert state["parent"] != os.getpid()  # the fork server's child, not ours
         assert state["mark"] == "first"
         assert state["profile"] is False
+        assert min(state["chores"]) >= 1.0, state["chores"]
         assert state["sigint"] == signal.SIG_IGN
     # the server keeps running in this process; the next cluster's workers come from it
     # with their own environment, not the one the server started with

@@ -1,13 +1,18 @@
 """A new gradebook is stamped with nbgrader's schema version in-process
 (workbook.grading.config.prepare_gradebook) exactly as nbgrader's own ``alembic`` run
-would stamp it."""
+would stamp it; workers share an engine per gradebook; the grading command's writer puts
+the results at hand into the gradebook in one transaction, all of them or none."""
 
 import os
 import sqlite3
 import sys
 
-from nbgrader.api import Gradebook
+import pytest
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import event
 
+from tiny_course import ASSIGNMENT, NOTEBOOK, db_url, released_course, scores, state
+from workbook.grading.autograde import Recorder
 from workbook.grading.config import COURSE_ID, alembic_head, prepare_gradebook
 
 
@@ -67,3 +72,54 @@ def test_a_worker_opens_one_engine_per_gradebook_url(tmp_path, monkeypatch):
             assert elsewhere.students == []
     with Gradebook(url, COURSE_ID) as again:
         assert sorted(s.id for s in again.students) == ["s1", "s2", "s3"]
+
+
+def result(student, add=2.0, notebook=NOTEBOOK):
+    """What a worker hands back for ``student``: test-add scored ``add``, test-double 1."""
+    grades = {"test-add": add, "test-double": 1.0}
+    return {"assignment": ASSIGNMENT, "student": student, "hash": f"h-{student}",
+            "timestamp": None, "extra_files": [], "seconds": 0.5, "worker": 1,
+            "notebooks": {notebook: {
+                "status": "ok", "problems": [], "comments": {}, "late_penalty": None,
+                "autograded": b"{}",
+                "grades": {k: {"auto_score": v, "needs_manual_grade": False}
+                           for k, v in grades.items()}}}}
+
+
+@pytest.fixture
+def recorder(tmp_path):
+    root = tmp_path / "course"
+    released_course(root)
+    rec = Recorder(root, db_url(root))
+    yield rec
+    rec.close()
+
+
+def test_results_arriving_together_are_written_in_one_commit(recorder):
+    commits = []
+    event.listen(recorder.gb.engine, "commit", lambda conn: commits.append(1))
+    statuses = recorder.record_batch([result("ann"), result("bob", add=0.0), result("cy")])
+    assert statuses == [{NOTEBOOK: "ok"}] * 3
+    assert len(commits) == 1  # nbgrader's own commits (student, submission) deferred
+    root = recorder.root
+    assert scores(root) == {"ann": {"test-add": 2.0, "test-double": 1.0},
+                            "bob": {"test-add": 0.0, "test-double": 1.0},
+                            "cy": {"test-add": 2.0, "test-double": 1.0}}
+    assert {s: r["writes"] for s, r in state(root).items()} == {"ann": 1, "bob": 1, "cy": 1}
+    assert (root / "grading" / "autograded" / "bob" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
+
+
+def test_a_result_that_cannot_be_written_leaves_nothing_of_its_batch(recorder):
+    """The second result names a notebook the assignment lacks: the batch fails as a
+    whole -- not even the student rows nbgrader would have committed on its own remain --
+    and the writer goes on working (its commits are real again)."""
+    with pytest.raises(MissingEntry):
+        recorder.record_batch([result("ann"), result("bob", notebook="nonesuch")])
+    assert "commit" not in vars(recorder.gb.db)
+    with Gradebook(db_url(recorder.root), COURSE_ID) as gb:
+        assert gb.students == []
+    assert state(recorder.root) == {}
+    assert recorder.record(result("ann")) == {NOTEBOOK: "ok"}
+    assert recorder.record(result("ann", add=0.0)) == {NOTEBOOK: "ok"}  # graded again
+    assert scores(recorder.root) == {"ann": {"test-add": 0.0, "test-double": 1.0}}
+    assert state(recorder.root)["ann"]["writes"] == 2
