@@ -21,7 +21,9 @@ processes at once against one). For the workbook runs it also prints the steady 
 seconds per submission once every worker has handed in its first result, from the times
 the gradebook recorded -- and the start-up that is left (wall - N x steady): a long batch
 goes at the steady rate, a short one pays the start-up too. The extrapolation to more
-cores uses the steady rates of 1 and 2 workers.
+cores uses the steady rates of 1 and 2 workers; it also says how busy the command's one
+gradebook writer would be, from the writer timed alone (200 results, one at a time and
+eight at a time: results that arrive together are written in one transaction).
 
     python bench/bench_grade.py [--submissions 40] [--workers 1 2] [--kernels cold warm]
                                 [--repeat 3] [--keep]
@@ -137,6 +139,38 @@ def steady_rate(db_path: Path, workers: int) -> float | None:
     if len(times) < workers + 2:
         return None
     return (times[-1] - times[workers - 1]).total_seconds() / (len(times) - workers)
+
+
+def writer_rate(root: Path, n: int, batch: int) -> tuple[float, float]:
+    """The grading command's one gradebook writer alone: (ms of CPU per result, results per
+    second) for ``n`` full-mark results of distinct students arriving ``batch`` at a time,
+    into a fresh copy of the released gradebook."""
+    from workbook.grading.autograde import Recorder, assignment_spec
+
+    url = fresh_db(root, f"writer{batch}.db")
+    spec = assignment_spec(root, url, ASSIGNMENT)
+    autograded = next((root / "grading" / "submitted").glob(f"*/{ASSIGNMENT}/*.ipynb"))
+
+    def result(i: int) -> dict:
+        notebooks = {nb["name"]: {
+            "status": "ok", "problems": [], "comments": {}, "late_penalty": None,
+            "autograded": autograded.read_bytes(),
+            "grades": {c["name"]: {"auto_score": c["max_score"] if c["cell_type"] == "code"
+                                   else None, "needs_manual_grade": c["cell_type"] != "code"}
+                       for c in nb["grade_cells"]}} for nb in spec["notebooks"]}
+        return {"assignment": ASSIGNMENT, "student": f"w{i:04d}", "hash": f"{i}",
+                "timestamp": None, "notebooks": notebooks, "extra_files": [],
+                "seconds": 0.0, "worker": None}
+
+    recorder = Recorder(root, url)
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        for start in range(0, n, batch):
+            recorder.record_batch([result(i) for i in range(start, min(n, start + batch))])
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        recorder.close()
+    return 1000 * cpu / n, n / wall
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> float:
@@ -257,9 +291,16 @@ def main(argv=None) -> int:
         if one:
             parts.append(f"{one / rate:4.2f}x workbook 1 worker ({kind})")
         print(f"  {name:34s} " + ", ".join(parts))
+    ceiling = None
     if 2 in args.workers and (os.cpu_count() or 1) >= 2:
-        print(f"the machine: 2 CPU-bound processes at once do {machine_scaling(2):4.2f}x the "
-              f"work of one (the ceiling for 2 workers against 1)")
+        ceiling = machine_scaling(2)
+        print(f"the machine: 2 CPU-bound processes at once do {ceiling:4.2f}x the work of one "
+              f"(the ceiling for 2 workers against 1)")
+    one_ms, one_rate = writer_rate(root, 200, 1)
+    batch_ms, batch_rate = writer_rate(root, 200, 8)
+    print(f"the writer alone (200 results): {one_ms:4.1f} ms of CPU per result one at a time "
+          f"({one_rate:4.0f}/s), {batch_ms:4.1f} ms in batches of 8 ({batch_rate:4.0f}/s): "
+          f"results that arrive together are written together")
     for kind in args.kernels:
         one = steady.get(f"workbook --workers 1, {kind} kernels")
         two = steady.get(f"workbook --workers 2, {kind} kernels")
@@ -267,12 +308,15 @@ def main(argv=None) -> int:
             continue
         efficiency = one / two / 2     # parallel efficiency: speed-up per worker
         startup = results[f"workbook --workers 2, {kind} kernels"] - n * two
+        of_ceiling = f" ({one / two / ceiling:.0%} of the machine's ceiling)" if ceiling else ""
         print(f"extrapolation, {kind} kernels: {efficiency:.0%} parallel efficiency at 2 "
-              f"workers, kept at more workers with a core each; start-up {startup:.1f} s")
+              f"workers{of_ceiling}, kept at more workers with a core each; start-up "
+              f"{startup:.1f} s")
         for w in (4, 8, 16):
             rate = one / (w * efficiency)
             print(f"  {w:2d} workers, one core each: {rate:5.3f} s/submission steady; "
-                  f"300 x 10 notebooks like this in {startup + 3000 * rate:5.0f} s")
+                  f"300 x 10 notebooks like this in {startup + 3000 * rate:5.0f} s; the "
+                  f"writer busy {1 / rate / batch_rate:.0%} of the time")
     if not args.keep:
         shutil.rmtree(HERE / "build", ignore_errors=True)
     return 0
