@@ -1,7 +1,8 @@
 """A new gradebook is stamped with nbgrader's schema version in-process
 (workbook.grading.config.prepare_gradebook) exactly as nbgrader's own ``alembic`` run
-would stamp it; workers share an engine per gradebook; the grading command's writer puts
-the results at hand into the gradebook in one transaction, all of them or none."""
+would stamp it; workers share an engine per gradebook, do not wait for the disk on their
+scratch gradebooks and check nbgrader's metadata schema once; the grading command's writer
+puts the results at hand into the gradebook in one transaction, all of them or none."""
 
 import os
 import sqlite3
@@ -12,6 +13,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import event
 
 from tiny_course import ASSIGNMENT, NOTEBOOK, db_url, released_course, scores, state
+from workbook.grading import autograde
 from workbook.grading.autograde import Recorder
 from workbook.grading.config import COURSE_ID, alembic_head, prepare_gradebook
 
@@ -72,6 +74,69 @@ def test_a_worker_opens_one_engine_per_gradebook_url(tmp_path, monkeypatch):
             assert elsewhere.students == []
     with Gradebook(url, COURSE_ID) as again:
         assert sorted(s.id for s in again.students) == ["s1", "s2", "s3"]
+
+
+def test_a_worker_does_not_wait_for_the_disk_on_its_scratch_gradebooks_only(tmp_path,
+                                                                            monkeypatch):
+    import nbgrader.api
+    from sqlalchemy import text
+
+    monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)  # undo
+    monkeypatch.setitem(autograde._WORKER, "base", tmp_path / "scratch")
+    autograde._share_engines()
+    (tmp_path / "scratch" / "c0").mkdir(parents=True)
+    scratch = f"sqlite:///{tmp_path / 'scratch' / 'c0' / 'gradebook.db'}"
+    real = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    assert autograde._is_scratch(scratch) and not autograde._is_scratch(real)
+    assert not autograde._is_scratch(f"sqlite:///{tmp_path / 'scratch-other.db'}")
+    synchronous = {}
+    for url in (scratch, real):
+        prepare_gradebook(url)
+        with Gradebook(url, COURSE_ID) as gb:
+            gb.add_student("s1")  # works as ever
+            synchronous[url] = gb.db.execute(text("PRAGMA synchronous")).scalar()
+    assert synchronous == {scratch: 0, real: 2}  # OFF; SQLite's default FULL
+
+
+@pytest.mark.parametrize("meta", [
+    {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "t",
+     "schema_version": 3},
+    {"grade": True, "solution": False, "locked": True, "grade_id": "t", "schema_version": 3},
+    {"grade": "yes", "solution": False, "locked": True, "points": 2, "grade_id": "t",
+     "schema_version": 3},
+    {"grade": True, "solution": False, "locked": True, "points": -1, "grade_id": 7,
+     "schema_version": 3},
+], ids=["valid", "no-points", "grade-not-bool", "two-errors"])
+def test_metadata_checked_with_one_validator_as_jsonschema_would(meta, monkeypatch):
+    """nbgrader's metadata check, with the schema checked once instead of per cell: the
+    same verdict and the same error as nbgrader's own check with ``jsonschema.validate``."""
+    import jsonschema
+    from nbformat.v4 import new_code_cell
+    from nbgrader.nbgraderformat import common
+    from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
+
+    def verdict(cell):
+        try:
+            MetadataValidatorV3().validate_cell(cell)
+        except jsonschema.ValidationError as err:
+            return err.message
+        return None
+
+    cell = new_code_cell("pass", metadata={"nbgrader": meta})
+    monkeypatch.setattr(common, "jsonschema", common.jsonschema)  # undo
+    expected = verdict(cell)
+    assert (expected is None) == (meta["grade_id"] == "t" and "points" in meta
+                                  and meta["grade"] is True)
+    autograde._check_schemas_once()
+    autograde._check_schemas_once()  # once per process
+    assert isinstance(common.jsonschema, autograde._SchemaCache)
+    assert not isinstance(common.jsonschema._jsonschema, autograde._SchemaCache)
+    checks = []
+    monkeypatch.setattr(jsonschema.validators.validator_for(MetadataValidatorV3().schema),
+                        "check_schema", lambda *a: checks.append(1))
+    assert [verdict(cell) for _ in range(3)] == [expected] * 3
+    assert checks == [1]  # the schema checked once, not per cell
+    assert common.jsonschema.ValidationError is jsonschema.ValidationError  # the rest as is
 
 
 def result(student, add=2.0, notebook=NOTEBOOK):
