@@ -150,23 +150,21 @@ def writer_rate(root: Path, n: int, batch: int) -> tuple[float, float]:
     url = fresh_db(root, f"writer{batch}.db")
     spec = assignment_spec(root, url, ASSIGNMENT)
     autograded = next((root / "grading" / "submitted").glob(f"*/{ASSIGNMENT}/*.ipynb"))
-
-    def result(i: int) -> dict:
-        notebooks = {nb["name"]: {
-            "status": "ok", "problems": [], "comments": {}, "late_penalty": None,
-            "autograded": autograded.read_bytes(),
-            "grades": {c["name"]: {"auto_score": c["max_score"] if c["cell_type"] == "code"
-                                   else None, "needs_manual_grade": c["cell_type"] != "code"}
-                       for c in nb["grade_cells"]}} for nb in spec["notebooks"]}
-        return {"assignment": ASSIGNMENT, "student": f"w{i:04d}", "hash": f"{i}",
+    notebooks = {nb["name"]: {
+        "status": "ok", "problems": [], "comments": {}, "late_penalty": None,
+        "autograded": autograded.read_bytes(),
+        "grades": {c["name"]: {"auto_score": c["max_score"] if c["cell_type"] == "code"
+                               else None, "needs_manual_grade": c["cell_type"] != "code"}
+                   for c in nb["grade_cells"]}} for nb in spec["notebooks"]}
+    results = [{"assignment": ASSIGNMENT, "student": f"w{i:04d}", "hash": f"{i}",
                 "timestamp": None, "notebooks": notebooks, "extra_files": [],
-                "seconds": 0.0, "worker": None}
+                "seconds": 0.0, "worker": None} for i in range(n)]  # built before the clock
 
     recorder = Recorder(root, url)
     try:
         cpu, wall = time.process_time(), time.perf_counter()
         for start in range(0, n, batch):
-            recorder.record_batch([result(i) for i in range(start, min(n, start + batch))])
+            recorder.record_batch(results[start:start + batch])
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         recorder.close()
