@@ -7,9 +7,11 @@ the same batch several times, each into its own copy of the freshly released gra
 
 1. ``nbgrader autograde 99_bench --force``, one command for the batch, run with cwd =
    the course (it reads the course's nbgrader_config.py from there);
-2. ``workbook autograde --workers 1 --force --no-warm-kernels`` and ``--workers 2``: every
-   kernel started from scratch, as nbgrader does;
-3. the same two with warm kernels (the default): forked from a process per command that
+2. ``workbook autograde --workers 1 --force`` and ``--workers 2``: the command's default,
+   every kernel in the bubblewrap sandbox, started from scratch;
+3. the same two ``--unsandboxed --no-warm-kernels``: kernels started from scratch, as
+   nbgrader does, without the sandbox (what the sandbox costs);
+4. the same two ``--unsandboxed`` with warm kernels: forked from a process per command that
    has already imported ipykernel, torch, ... (lib/workbook/grading/zygote.py).
 
 Each workbook run is repeated (``--repeat``, default 3; 1 and 2 workers interleaved) and
@@ -25,7 +27,8 @@ cores uses the steady rates of 1 and 2 workers; it also says how busy the comman
 gradebook writer would be, from the writer timed alone (200 results, one at a time and
 eight at a time: results that arrive together are written in one transaction).
 
-    python bench/bench_grade.py [--submissions 40] [--workers 1 2] [--kernels cold warm]
+    python bench/bench_grade.py [--submissions 40] [--workers 1 2]
+                                [--kernels sandboxed cold warm]
                                 [--repeat 3] [--keep]
 """
 
@@ -201,14 +204,21 @@ def machine_scaling(workers: int) -> float:
     return workers * min(ones) / min(manys)
 
 
+# workbook autograde's flags for each kind of kernel the bench compares
+KERNEL_FLAGS = {"sandboxed": [],
+                "cold": ["--unsandboxed", "--no-warm-kernels"],
+                "warm": ["--unsandboxed", "--warm-kernels"]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--kernels", nargs="+", choices=["cold", "warm"],
-                        default=["cold", "warm"],
-                        help="workbook runs with kernels started from scratch (cold) and "
-                             "forked from a warm zygote (warm, the default of the command)")
+    parser.add_argument("--kernels", nargs="+", choices=list(KERNEL_FLAGS),
+                        default=list(KERNEL_FLAGS),
+                        help="workbook runs with kernels in the sandbox (sandboxed: the "
+                             "command's default, started from scratch), and --unsandboxed "
+                             "started from scratch (cold) or forked from a warm zygote (warm)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each workbook configuration (interleaved; the best "
                              "counts)")
@@ -253,8 +263,7 @@ def main(argv=None) -> int:
                 db_name = f"workbook{w}{kind}{attempt}.db"
                 seconds = timed([str(BIN / "workbook"), "autograde", "--root", str(root),
                                  "--db-url", fresh_db(root, db_name), "--workers", str(w),
-                                 "--force", "--no-progress",
-                                 "--warm-kernels" if kind == "warm" else "--no-warm-kernels"],
+                                 "--force", "--no-progress", *KERNEL_FLAGS[kind]],
                                 HERE, env)
                 got = full_marks(root / "grading" / db_name)
                 assert got == n, (f"{name}: {got} of {n} submissions scored in full; "
@@ -280,6 +289,9 @@ def main(argv=None) -> int:
         cold = results.get(name.replace("warm kernels", "cold kernels"))
         if "warm" in name and cold:
             parts.append(f"{cold / seconds:4.2f}x the same with cold kernels")
+        bare = results.get(name.replace("sandboxed kernels", "cold kernels"))
+        if "sandboxed" in name and bare:  # below 1: what the sandbox costs
+            parts.append(f"{bare / seconds:4.2f}x the same unsandboxed")
         print(f"  {name:34s} " + ", ".join(parts))
     print("ratios, steady rate (a long batch):")
     for name, rate in steady.items():

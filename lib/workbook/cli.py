@@ -66,7 +66,7 @@ def _autograde(args: argparse.Namespace) -> int:
 
     limits = Limits(cell_timeout=args.cell_timeout, wall_time=args.wall_time,
                     memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes,
-                    warm_kernels=args.warm_kernels)
+                    warm_kernels=args.warm_kernels, sandbox=not args.unsandboxed)
     try:
         summary = autograde(args.assignments or None, root=_root(args), db_url=args.db_url,
                             workers=args.workers, scheduler=args.scheduler, limits=limits,
@@ -170,10 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address-space cap of each kernel in MiB, 0 for none (4096)")
     p.add_argument("--max-output-bytes", type=int, default=100_000,
                    help="output kept per cell, in bytes (100000)")
+    p.add_argument("--unsandboxed", action="store_true",
+                   help="run student code WITHOUT the bubblewrap sandbox, with your rights "
+                        "(it can then read solutions/ and rewrite grades); every result and "
+                        "report says so. Only for machines without bubblewrap")
     p.add_argument("--warm-kernels", action=argparse.BooleanOptionalAction, default=True,
-                   help="fork each kernel from one process that has already imported "
-                        "ipykernel, NumPy, torch, matplotlib (default: on; "
-                        "--no-warm-kernels starts every kernel from scratch)")
+                   help="with --unsandboxed: fork each kernel from one process that has "
+                        "already imported ipykernel, NumPy, torch, matplotlib (default: on; "
+                        "--no-warm-kernels starts every kernel from scratch); sandboxed "
+                        "kernels always start from scratch")
     p.add_argument("--db-url", help="nbgrader gradebook URL (default: "
                                     "sqlite:///<root>/grading/gradebook.db)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -200,6 +200,7 @@ def test_the_command_shares_one_zygote_with_its_workers(tmp_path):
     from tiny_course import scores, submission
 
     from workbook.grading.autograde import autograde
+    from workbook.grading.limits import Limits
 
     root = tmp_path / "course"
     released = released_course(root)
@@ -207,6 +208,7 @@ def test_the_command_shares_one_zygote_with_its_workers(tmp_path):
     for student in ("s1", "s2", "s3"):
         put_submission(root, student, submission(released, add=probe))
     summary = autograde([ASSIGNMENT], root=root, db_url=db_url(root), workers=2,
+                        limits=Limits(sandbox=False),  # sandboxed kernels start cold
                         progress=False, log=lambda _: None)
     assert summary.graded == 3 and set(summary.statuses) == {"ok"}
     assert all(s == {"test-add": 2, "test-double": 1} for s in scores(root).values())

@@ -38,11 +38,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from workbook.grading import zygote
+from workbook.grading import sandbox, zygote
 from workbook.grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
 from workbook.grading.launcher import KERNEL_THREADS_ENV, kernel_env
 from workbook.grading.limits import RUN_NOTES, Limits, nbgrader_classes
 
+# In the detail of every notebook graded with --unsandboxed (the report says so on top).
+UNSANDBOXED_NOTE = ("graded WITHOUT the sandbox (--unsandboxed): the student's code ran with "
+                    "the grader's rights")
 STATUSES = ("ok", "timeout", "kernel-died", "invalid-notebook", "missing", "late", "error")
 # which status a notebook shows when several apply (worst first)
 _SEVERITY = ("error", "invalid-notebook", "missing", "kernel-died", "timeout", "late", "ok")
@@ -219,7 +222,8 @@ def grading_config(root: Path, db_url: str, limits: Limits):
     c.GuardedExecute.max_output_bytes = int(limits.max_output_bytes)
     c.GuardedExecute.max_reruns = int(limits.max_reruns)
     c.LimitedKernelManager.memory_mb = int(limits.memory_mb)
-    c.LimitedKernelManager.warm = bool(limits.warm_kernels)
+    c.LimitedKernelManager.warm = limits.warm
+    c.LimitedKernelManager.sandbox = bool(limits.sandbox)
     c.LimitOutputBytes.max_bytes = int(limits.max_output_bytes)
     c.LimitOutput.max_lines = -1       # capped in bytes instead
     return c
@@ -408,7 +412,7 @@ def grade_submission(task: dict, spec: dict) -> dict:
     if task.get("watch_parent"):
         _watch_parent()
     limits = Limits(**task["limits"])
-    if limits.warm_kernels:  # the command's, or (on another cluster) our own, started
+    if limits.warm:  # the command's, or (on another cluster) our own, started
         zygote.ensure(kernel_env(os.environ))  # now so its imports overlap the set-up
     root, db_url, api = _scratch_course(spec, limits)
     assignment, student = task["assignment"], task["student"]
@@ -454,6 +458,8 @@ def grade_submission(task: dict, spec: dict) -> dict:
 
     with Gradebook(db_url, COURSE_ID) as gb:
         for name, nb in notebooks.items():
+            if not limits.sandbox:
+                nb["problems"].append(UNSANDBOXED_NOTE)
             notes = RUN_NOTES.get(name)
             if notes and nb["status"] == "ok":
                 nb["status"] = notes["status"]
@@ -656,6 +662,11 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
     if not subs:
         summary.seconds = time.perf_counter() - start
         return summary
+    if limits.sandbox and not scheduler:  # (another cluster's workers check their own)
+        try:
+            sandbox.check()
+        except sandbox.SandboxUnavailable as err:
+            raise GradingError(str(err)) from None
     # Our own cluster: its workers and the warm zygote, whose imports (3 s of CPU, the
     # longest step before the first kernel) start now, while nbgrader is being imported --
     # before we know whether anything changed (if not, the zygote dies with the command).
@@ -773,7 +784,7 @@ def _local_workers(workers: int | None, submissions: int, limits: Limits) -> tup
     # A cap already in the environment wins (several graders on one machine: tests).
     env = dict(os.environ)
     env.setdefault(KERNEL_THREADS_ENV, str(max(1, (os.cpu_count() or 1) // n)))
-    if limits.warm_kernels:  # one zygote for all the workers
+    if limits.warm:  # one zygote for all the workers
         shared = zygote.ensure(kernel_env(env))
         if shared:
             env[zygote.SHARED_ENV] = shared
@@ -791,6 +802,10 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, scheduler, local
             n, env = local
             n = min(n, len(tasks))  # fewer when most were graded before
             client = stack.enter_context(Client(stack.enter_context(local_cluster(n, env))))
+        if scheduler and any(t["limits"]["sandbox"] for t in tasks):
+            problems = {w: p for w, p in client.run(_sandbox_problem).items() if p}
+            if problems:
+                raise GradingError("; ".join(f"worker {w}: {p}" for w, p in problems.items()))
         spec_futures = {name: client.scatter([spec], broadcast=True)[0]
                         for name, spec in specs.items()}
         futures = {}
@@ -819,6 +834,15 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, scheduler, local
                 bar.update(len(done))
         finally:
             bar.close()
+
+
+def _sandbox_problem() -> str | None:
+    """On a worker of another cluster: why it cannot build the sandbox, or None."""
+    try:
+        sandbox.check()
+    except sandbox.SandboxUnavailable as err:
+        return str(err)
+    return None
 
 
 def _summarise(summary: Summary, task: dict, result: dict, statuses: dict[str, str]) -> None:

@@ -32,6 +32,7 @@ from workbook.grading import launcher
 # A worker grades one submission at a time (threads_per_worker=1), so a module global works.
 RUN_NOTES: dict[str, dict] = {}
 
+SANDBOX_PROVISIONER = "workbook-sandbox"  # entry point of sandbox.SandboxProvisioner
 TRUNCATED = "\n... output truncated by the grader (more than {limit} bytes) ...\n"
 # The note, after a graded cell's id, when StripPassingStderr forgave its stderr.
 STDERR_FORGIVEN = "wrote to stderr (a warning?); ignored, the test passed"
@@ -44,7 +45,14 @@ class Limits:
     memory_mb: int = 4096          # RLIMIT_AS of the kernel; 0: no cap
     max_output_bytes: int = 100_000  # per cell
     max_reruns: int = 3            # re-runs after a kernel death / unstoppable cell
-    warm_kernels: bool = True      # kernels forked from a process with the imports done
+    warm_kernels: bool = True      # unsandboxed kernels forked from a warm process
+    sandbox: bool = True           # every kernel in the bubblewrap sandbox (sandbox.py)
+
+    @property
+    def warm(self) -> bool:
+        """Whether kernels are forked from the warm zygote: only outside the sandbox (a
+        fork would share the zygote's view of the file system and its network)."""
+        return self.warm_kernels and not self.sandbox
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -126,14 +134,28 @@ def nbgrader_classes():
             return None
 
     class LimitedKernelManager(AsyncKernelManager):
-        """Starts the kernel through the launcher above (memory cap, ci profile)."""
+        """Starts the kernel through the launcher above (memory cap, ci profile), in the
+        sandbox (sandbox.py) unless ``sandbox`` is off."""
 
         memory_mb = Integer(0).tag(config=True)
-        warm = Bool(True).tag(config=True)  # fork kernels from the warm zygote
+        warm = Bool(True, help="fork unsandboxed kernels from the warm zygote").tag(config=True)
+        sandbox = Bool(True, help="run the kernel in the bubblewrap sandbox").tag(config=True)
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.client_factory = ReadyKernelClient
+
+        @property
+        def kernel_spec(self):
+            # the spec's documented fields choose the sandbox: its provisioner (entry
+            # point), and interrupts as messages (a SIGINT to the process group would
+            # stop bubblewrap itself, and the kernel with it)
+            spec = AsyncKernelManager.kernel_spec.fget(self)
+            if spec is not None and self.sandbox:
+                spec.interrupt_mode = "message"
+                spec.metadata = {**spec.metadata, "kernel_provisioner": {
+                    "provisioner_name": SANDBOX_PROVISIONER}}
+            return spec
 
         async def _async_wait(self, pollinterval: float = 0.1) -> None:
             # how often a killed kernel is checked for being gone: jupyter_client's 0.1 s
@@ -143,7 +165,7 @@ def nbgrader_classes():
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
             path = None
-            if self.warm:
+            if self.warm and not self.sandbox:
                 from workbook.grading import zygote
 
                 path = zygote.ensure(launcher.kernel_env(os.environ))
