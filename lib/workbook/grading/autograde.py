@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -46,9 +47,11 @@ from workbook.grading.limits import RUN_NOTES, Limits, nbgrader_classes
 # In the detail of every notebook graded with --unsandboxed (the report says so on top).
 UNSANDBOXED_NOTE = ("graded WITHOUT the sandbox (--unsandboxed): the student's code ran with "
                     "the grader's rights")
-STATUSES = ("ok", "timeout", "kernel-died", "invalid-notebook", "missing", "late", "error")
+STATUSES = ("ok", "timeout", "kernel-died", "mismatch", "invalid-notebook", "missing", "late",
+            "error")
 # which status a notebook shows when several apply (worst first)
-_SEVERITY = ("error", "invalid-notebook", "missing", "kernel-died", "timeout", "late", "ok")
+_SEVERITY = ("error", "invalid-notebook", "missing", "mismatch", "kernel-died", "timeout", "late",
+             "ok")
 
 
 class GradingError(RuntimeError):
@@ -490,6 +493,11 @@ def grade_submission(task: dict, spec: dict) -> dict:
             gb.remove_submission(assignment, student)  # keep the scratch gradebook small
         except MissingEntry:
             pass
+    for spec_nb in spec["notebooks"]:
+        nb = notebooks[spec_nb["name"]]
+        if nb["status"] in ("ok", "timeout", "kernel-died") and task.get("verify_seed"):
+            _verify(spec, spec_nb, sub_dir / f"{spec_nb['name']}.ipynb", nb,
+                    task["verify_seed"], limits)
     shutil.rmtree(sub_dir, ignore_errors=True)
     shutil.rmtree(out_dir, ignore_errors=True)
     if task.get("watch_parent"):  # our own worker process (not another cluster's)
@@ -498,6 +506,60 @@ def grade_submission(task: dict, spec: dict) -> dict:
             "timestamp": task.get("timestamp"), "notebooks": notebooks,
             "extra_files": extra, "seconds": time.perf_counter() - start,
             "worker": os.getpid()}
+
+
+def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: dict, seed: int,
+            limits: Limits) -> None:
+    """Check the notebook's answers outside the student's kernel (verify.py): a graded
+    cell whose verification fails scores 0, and the notebook is a ``mismatch`` when it
+    had points in the notebook; the autograded notebook shows why under that cell."""
+    import nbformat
+
+    from workbook.grading import verify
+
+    verifier = verify.verifier_for(spec["assignment"], spec_nb["name"])
+    if verifier is None:
+        return
+    grade_ids = {c["name"] for c in spec_nb["grade_cells"]}
+    answers = set(spec_nb["solution_cells"])
+    release = {c["name"]: {"source": c["source"], "solution": c["name"] in answers,
+                           "grade": c["name"] in grade_ids}
+               for c in spec_nb["source_cells"] if c["cell_type"] == "code"}
+    submission = [{"grade_id": c.metadata.get("nbgrader", {}).get("grade_id"),
+                   "source": c.source}
+                  for c in nbformat.read(submitted, as_version=4).cells
+                  if c.cell_type == "code"]
+    verdicts = verify.verify(verifier, release, submission, seed=seed,
+                             cell_seconds=limits.cell_timeout,
+                             wall_time=min(limits.wall_time, 600),
+                             use_sandbox=limits.sandbox, env=kernel_env(os.environ))
+    failed = {}
+    for cell, verdict in verdicts.items():
+        grade = nb["grades"].get(cell)
+        if verdict.passed or grade is None:
+            continue
+        reason = ("it calls the course library's reference answer to this exercise"
+                  if verdict.delegated else verdict.reason)
+        failed[cell] = reason
+        if (grade["auto_score"] or 0) > 0:
+            nb["problems"].append(f"{cell}: passed in the notebook ({grade['auto_score']:g} "
+                                  f"point(s), not counted) but not when re-run outside it on "
+                                  f"new inputs: {reason}")
+            grade["auto_score"] = 0.0
+            if nb["status"] == "ok":
+                nb["status"] = "mismatch"
+        elif verdict.delegated:
+            nb["problems"].append(f"{cell}: {reason}")
+    if failed and nb["autograded"] is not None:
+        graded = nbformat.reads(nb["autograded"].decode("utf-8"), as_version=4)
+        for c in graded.cells:
+            reason = failed.get(c.metadata.get("nbgrader", {}).get("grade_id"))
+            if reason and not any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+                c.outputs.append(nbformat.v4.new_output(
+                    "error", ename="VerificationFailed",
+                    evalue=f"re-run outside the notebook on new inputs: {reason}",
+                    traceback=[f"VerificationFailed: {reason}"]))
+        nb["autograded"] = nbformat.writes(graded).encode("utf-8")
 
 
 # --------------------------------------------------------------------- client side
@@ -678,6 +740,7 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
         specs[name] = assignment_spec(root, db_url, name)
 
     recorder = Recorder(root, db_url)
+    seed = secrets.randbits(63)  # the verification's inputs: new for every run, never shown
     try:
         done = recorder.graded_hashes()
         tasks = []
@@ -688,7 +751,7 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
                 summary.skipped += 1
                 continue
             tasks.append({"assignment": s.assignment, "student": s.student, "files": files,
-                          "timestamp": s.timestamp(), "hash": s.hash,
+                          "timestamp": s.timestamp(), "hash": s.hash, "verify_seed": seed,
                           "limits": limits.as_dict(), "watch_parent": scheduler is None})
         if tasks:
             try:
