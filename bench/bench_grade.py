@@ -205,9 +205,7 @@ def machine_scaling(workers: int) -> float:
 
 
 # workbook autograde's flags for each kind of kernel the bench compares
-KERNEL_FLAGS = {"sandboxed": [],
-                "cold": ["--unsandboxed", "--no-warm-kernels"],
-                "warm": ["--unsandboxed", "--warm-kernels"]}
+KERNEL_FLAGS = {"sandboxed": [], "cold": ["--unsandboxed"]}
 
 
 def main(argv=None) -> int:
