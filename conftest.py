@@ -17,7 +17,7 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     # pytest-xdist workers share the cores: each one's kernels (nbval, the round trips'
     # graders, the browser's JupyterLab) get their share of threads, not every core --
     # torch's OpenMP threads on an oversubscribed machine wait for each other.
-    from workbook.grading.launcher import KERNEL_THREADS_ENV, THREAD_VARS
+    from workbook_grading.launcher import KERNEL_THREADS_ENV, THREAD_VARS
 
     _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
     for _var in (KERNEL_THREADS_ENV, *THREAD_VARS):

@@ -52,7 +52,7 @@ def answers(source: Path) -> dict[str, str]:
 def make_course(root: Path, assignment: str, n: int) -> str:
     """``assignment`` released into ``root`` (gradebook grading/released.db) with ``n``
     correct submissions; returns the notebook's name."""
-    from workbook.grading.release import release
+    from workbook_grading.release import release
 
     shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
     (root / "grading").mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,7 @@ def make_course(root: Path, assignment: str, n: int) -> str:
         nbformat.write(nb, d / released.name)
     # nbgrader reads its configuration from the folder it runs in
     (root / "nbgrader_config.py").write_text(
-        "from workbook.grading.config import course_config\n"
+        "from workbook_grading.config import course_config\n"
         "c = get_config()  # noqa: F821\n"
         f"c.merge(course_config({str(root)!r}, db_url='sqlite:///{root}/grading/nbgrader.db'))\n"
         "c.CourseDirectory.autograded_directory = 'grading/autograded_nbgrader'\n")
@@ -87,7 +87,7 @@ def full_marks(db_path: Path, assignment: str) -> int:
     """Submissions whose every autograded cell scored its maximum."""
     from nbgrader.api import Gradebook
 
-    from workbook.grading.config import COURSE_ID
+    from workbook_grading.config import COURSE_ID
 
     with Gradebook(f"sqlite:///{db_path}", COURSE_ID) as gb:
         return sum(all(g.auto_score == g.max_score for nb in sub.notebooks for g in nb.grades
@@ -97,7 +97,7 @@ def full_marks(db_path: Path, assignment: str) -> int:
 
 def flagged(db_path: Path) -> str:
     """What ``workbook autograde`` recorded about the submissions it did not call ok."""
-    from workbook.grading.autograde import read_state
+    from workbook_grading.autograde import read_state
 
     return "\n".join(f"  {r['student']}: {r['status']} -- {r['detail']}"
                      for r in read_state(f"sqlite:///{db_path}")
@@ -117,7 +117,7 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> float:
 def writer_rate(root: Path, assignment: str, n: int) -> tuple[float, float]:
     """The command's one gradebook writer alone: (ms of CPU per result, results per
     second) for ``n`` full-mark results of distinct students, into a fresh gradebook."""
-    from workbook.grading.autograde import Recorder, assignment_spec
+    from workbook_grading.autograde import Recorder, assignment_spec
 
     url = fresh_db(root, "writer.db")
     spec = assignment_spec(root, url, assignment)

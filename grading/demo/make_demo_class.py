@@ -1,7 +1,7 @@
 """Set up the demo course for `make grade`: a scratch course (default
 grading/demo/build/course, git-ignored) with a copy of solutions/, released there with
 nbgrader (its own notebooks/ and gradebook; the checkout's are left alone), and the
-synthetic class of workbook.grading.demo written as one LMS-style .zip per assignment
+synthetic class of workbook_grading.demo written as one LMS-style .zip per assignment
 into <course>/inbox/.
 
     python grading/demo/make_demo_class.py [--course DIR] [ASSIGNMENT ...]
@@ -18,9 +18,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from workbook.grading.config import repo_root
-from workbook.grading.demo import STUDENTS, build_demo
-from workbook.grading.release import release
+from workbook_grading.config import repo_root
+from workbook_grading.demo import STUDENTS, build_demo
+from workbook_grading.release import release
 
 
 def main(argv=None) -> int:

@@ -85,7 +85,7 @@ def stop_group(proc: subprocess.Popen) -> None:
 
 def nbgrader_config_text(course_root: Path, exchange: Path) -> str:
     return ("# the temporary course of the browser tests (see tests/browser/conftest.py)\n"
-            "from workbook.grading.config import course_config\n\n"
+            "from workbook_grading.config import course_config\n\n"
             "c = get_config()  # noqa: F821\n"
             f"c.merge(course_config({str(course_root)!r}))\n"
             f"c.Exchange.root = {str(exchange)!r}  # not /usr/local/share/nbgrader/exchange\n")
@@ -136,7 +136,7 @@ def course(scratch, artifacts):
     log = artifacts / "workbook-autograde.log"
     with open(log, "w") as out:
         grading = subprocess.Popen(
-            [sys.executable, "-m", "workbook.cli", "autograde", assignment, "--root", str(root),
+            [sys.executable, "-m", "workbook_grading.cli", "autograde", assignment, "--root", str(root),
              "--workers", "1", "--no-progress"],
             cwd=root, env={**os.environ, "WORKBOOK_PROFILE": "ci"}, stdin=subprocess.DEVNULL,
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -136,7 +136,7 @@ def build(root: Path, port: int = 9) -> None:
     """The course and every submission of CASES (``renamed`` through workbook collect)."""
     from nbgrader.api import Gradebook
 
-    from workbook.grading.config import COURSE_ID
+    from workbook_grading.config import COURSE_ID
 
     released = released_course(root)
     with Gradebook(db_url(root), COURSE_ID) as gb:

@@ -4,7 +4,7 @@ For one assignment, in a temporary course: release the solution notebook with nb
 build submissions from the release (the solution filled in, the blank release, the wrong
 answers -- several to a submission where they cannot affect each other's test cells, see
 batching.py -- and one with every differently written correct answer),
-autograde them with the course's grader (``workbook.grading.autograde``: nbgrader's
+autograde them with the course's grader (``workbook_grading.autograde``: nbgrader's
 Python API in parallel workers) and read each test cell's score from the gradebook. ``RoundTrip`` turns a notebook's cases into tests:
 
     class TestNeuronsRoundTrip(RoundTrip):
@@ -26,10 +26,10 @@ import pytest
 
 from batching import batches
 from helpers import cells_by_id, fill_submission, record_notebook_time, strip_solution_markers
-from workbook.grading.autograde import autograde, read_state
-from workbook.grading.config import repo_root
-from workbook.grading.limits import STDERR_FORGIVEN
-from workbook.grading.release import release
+from workbook_grading.autograde import autograde, read_state
+from workbook_grading.config import repo_root
+from workbook_grading.limits import STDERR_FORGIVEN
+from workbook_grading.release import release
 
 # Two grading processes, or fewer when pytest-xdist (`make test`) runs other tests on the
 # same cores: four kernels on two cores took longer in all than two or three.

@@ -16,7 +16,7 @@ import time
 import pytest
 from distributed import Client
 
-from workbook.grading.autograde import _interrupts_deferred, local_cluster
+from workbook_grading.autograde import _interrupts_deferred, local_cluster
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="forked workers: checked on Linux")

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tiny_course import tiny_assignment, workbook
-from workbook.grading.collect import collect, match_file
+from workbook_grading.collect import collect, match_file
 
 NOTEBOOKS = {"neurons": "01_neurons/neurons", "backprop": "02_backprop/backprop"}
 

@@ -1,4 +1,4 @@
-"""The demo class (workbook.grading.demo, `make grade`): built from the solutions, it
+"""The demo class (workbook_grading.demo, `make grade`): built from the solutions, it
 collects into one submission per student with the intended defects, and its partly
 wrong answers really are wrong while its perfect ones are the solutions."""
 
@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from tiny_course import ASSIGNMENT, NOTEBOOK, released_course
-from workbook.grading.demo import DUE, STUDENTS, class_notebooks, perturbed, solution_code
+from workbook_grading.demo import DUE, STUDENTS, class_notebooks, perturbed, solution_code
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,9 +31,9 @@ def _run(code: str, name: str):
 def test_demo_class_collects_with_every_defect(tmp_path):
     from nbgrader.api import Gradebook
 
-    from workbook.grading.collect import collect
-    from workbook.grading.config import COURSE_ID
-    from workbook.grading.demo import build_demo
+    from workbook_grading.collect import collect
+    from workbook_grading.config import COURSE_ID
+    from workbook_grading.demo import build_demo
 
     root = tmp_path / "course"
     root.mkdir()

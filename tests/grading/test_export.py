@@ -9,7 +9,7 @@ from tiny_course import NOTEBOOK, db_url, workbook
 def test_export_has_a_row_per_student_and_notebook(autograded, tmp_path):
     from nbgrader.api import Gradebook
 
-    from workbook.grading.config import COURSE_ID
+    from workbook_grading.config import COURSE_ID
 
     with Gradebook(db_url(autograded.root), COURSE_ID) as gb:
         gb.update_or_create_student("absent")  # on the roll, never submitted

@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from bad_submissions import CASES
 from tiny_course import ASSIGNMENT, NOTEBOOK, workbook
-from workbook.grading.feedback import (FeedbackError, check_view, notebook_view, render,
+from workbook_grading.feedback import (FeedbackError, check_view, notebook_view, render,
                                        secret_lines, strip_regions)
 
 HIDDEN_LINE = "checks.assert_close(sigmoid(np.array([-1000.0])), [0.0], name='sigmoid(-1000)')"
@@ -85,7 +85,7 @@ def test_leak_guard_catches_a_hidden_line():
     secrets = secret_lines([NS(source=TEST_SRC), NS(source=TASK_SRC)])
     assert HIDDEN_LINE in secrets and SCHEME in secrets
     assert "checks.assert_close(sigmoid(0.0), 0.5, name='sigmoid(0)')" not in secrets
-    from workbook.grading.feedback import CellView, NotebookView
+    from workbook_grading.feedback import CellView, NotebookView
 
     leaky = NotebookView("zoe", "a", "nb", "ok", "", 0, 1, 0,
                          [CellView("test", TEST_SRC, "test-sigmoid", 0, 1, "failed")])

@@ -1,5 +1,5 @@
 """A new gradebook is stamped with nbgrader's schema version in-process
-(workbook.grading.config.prepare_gradebook) exactly as nbgrader's own ``alembic`` run
+(workbook_grading.config.prepare_gradebook) exactly as nbgrader's own ``alembic`` run
 would stamp it; the grading command's writer puts each result into the gradebook in a
 transaction of its own, grades and state together, and a result it cannot write spares the
 others."""
@@ -12,8 +12,8 @@ import pytest
 from nbgrader.api import Gradebook, MissingEntry
 
 from tiny_course import ASSIGNMENT, NOTEBOOK, db_url, released_course, scores, state
-from workbook.grading.autograde import Recorder
-from workbook.grading.config import COURSE_ID, alembic_head, prepare_gradebook
+from workbook_grading.autograde import Recorder
+from workbook_grading.config import COURSE_ID, alembic_head, prepare_gradebook
 
 
 def schema(path):

@@ -90,8 +90,8 @@ def postgres_url():
 def test_autograde_into_postgres(postgres_url, tmp_path):
     from nbgrader.api import Gradebook
 
-    from workbook.grading.autograde import read_state
-    from workbook.grading.config import COURSE_ID
+    from workbook_grading.autograde import read_state
+    from workbook_grading.config import COURSE_ID
 
     root = tmp_path / "course"
     root.mkdir()

@@ -26,7 +26,7 @@ def test_report_page_and_plots(autograded, tmp_path):
 
 
 def test_report_figures(autograded):
-    from workbook.grading.report import gather
+    from workbook_grading.report import gather
 
     data = gather(db_url(autograded.root))
     graded = [c for c in CASES if c.status not in NOT_GRADED]

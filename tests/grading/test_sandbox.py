@@ -1,4 +1,4 @@
-"""Student kernels run in the bubblewrap sandbox (workbook.grading.sandbox), through
+"""Student kernels run in the bubblewrap sandbox (workbook_grading.sandbox), through
 ``workbook autograde``: the spy of bad_submissions.py, graded beside honest students,
 reaches nothing; without the sandbox the same spy reaches everything (so the attacks are
 real); grading refuses to start without bubblewrap unless told ``--unsandboxed``, and
@@ -15,8 +15,8 @@ import pytest
 from bad_submissions import CONNECTIONS, ESCAPES, loopback_server, spy
 from tiny_course import (ADD, ASSIGNMENT, NOTEBOOK, put_submission, released_course, scores,
                          state, submission, workbook)
-from workbook.grading import sandbox
-from workbook.grading.autograde import UNSANDBOXED_NOTE
+from workbook_grading import sandbox
+from workbook_grading.autograde import UNSANDBOXED_NOTE
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap is not installed (apt-get install bubblewrap)")

@@ -1,4 +1,4 @@
-"""Answers verified outside the student's kernel (workbook.grading.verify), through
+"""Answers verified outside the student's kernel (workbook_grading.verify), through
 ``workbook autograde`` on notebook 01: a wrong answer that forges its test cells in the
 kernel (the checks, NumPy, IPython's hooks, builtins, the reference) earns no more than
 the same wrong answer without the trick, and the notebook is flagged ``mismatch``; an
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harness import Wrong, grade_cases
-from workbook.grading import verify
+from workbook_grading import verify
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap is not installed (apt-get install bubblewrap)")

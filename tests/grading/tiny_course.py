@@ -50,7 +50,7 @@ def tiny_assignment(root):
 
 def released_course(root):
     """``tiny_assignment`` released into ``root`` (notebooks/ and grading/gradebook.db)."""
-    from workbook.grading.release import release
+    from workbook_grading.release import release
 
     tiny_assignment(root)
     (root / "grading").mkdir(exist_ok=True)
@@ -85,7 +85,7 @@ def workbook(*args, root, timeout=300, wait=True, **kw):
 
     cwd = root.parent / "elsewhere"
     cwd.mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "workbook.cli", *args, "--root", str(root)]
+    cmd = [sys.executable, "-m", "workbook_grading.cli", *args, "--root", str(root)]
     if not wait:
         return subprocess.Popen(cmd, cwd=cwd, stdout=open(cwd / "stdout.txt", "w"),
                                 stderr=open(cwd / "stderr.txt", "w"), **kw)
@@ -112,7 +112,7 @@ def scores(root) -> dict[str, dict[str, float | None]]:
     """{student: {test cell: auto_score}} from the course's gradebook."""
     from nbgrader.api import Gradebook
 
-    from workbook.grading.config import COURSE_ID
+    from workbook_grading.config import COURSE_ID
 
     out = {}
     with Gradebook(db_url(root), COURSE_ID) as gb:
@@ -125,6 +125,6 @@ def scores(root) -> dict[str, dict[str, float | None]]:
 
 def state(root) -> dict[str, dict]:
     """{student: state row} of ``workbook autograde``'s table."""
-    from workbook.grading.autograde import read_state
+    from workbook_grading.autograde import read_state
 
     return {r["student"]: r for r in read_state(db_url(root)) if r["assignment"] == ASSIGNMENT}

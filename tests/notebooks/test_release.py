@@ -4,7 +4,7 @@ import nbformat
 import pytest
 
 from helpers import ROOT, assignments
-from workbook.grading.release import FORBIDDEN_MARKERS, release, verify_release
+from workbook_grading.release import FORBIDDEN_MARKERS, release, verify_release
 
 
 def _comparable(nb):

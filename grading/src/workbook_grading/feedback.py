@@ -34,8 +34,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbook.grading.autograde import STATE, quiet_warnings
-from workbook.grading.config import COURSE_ID, course_config, repo_root
+from workbook_grading.autograde import STATE, quiet_warnings
+from workbook_grading.config import COURSE_ID, course_config, repo_root
 
 MAX_MESSAGE = 2000       # characters of an exception message shown
 MAX_TEXT = 5000          # characters of a cell's text output shown

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from workbook.grading.config import repo_root
+from workbook_grading.config import repo_root
 
 
 class CollectError(RuntimeError):

@@ -19,9 +19,9 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from workbook.grading.autograde import STATE, UNSANDBOXED_NOTE, quiet_warnings
-from workbook.grading.config import COURSE_ID, course_config, repo_root
-from workbook.grading.export import rows as export_rows
+from workbook_grading.autograde import STATE, UNSANDBOXED_NOTE, quiet_warnings
+from workbook_grading.config import COURSE_ID, course_config, repo_root
+from workbook_grading.export import rows as export_rows
 
 NOT_GRADED = ("missing", "invalid-notebook", "error")
 

@@ -28,13 +28,13 @@ from pathlib import Path
 
 
 def _root(args: argparse.Namespace) -> Path:
-    from workbook.grading.config import repo_root
+    from workbook_grading.config import repo_root
 
     return Path(args.root).resolve() if getattr(args, "root", None) else repo_root()
 
 
 def _release(args: argparse.Namespace) -> int:
-    from workbook.grading.release import ReleaseError, release
+    from workbook_grading.release import ReleaseError, release
 
     try:
         paths = release(args.assignments or None,
@@ -48,7 +48,7 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from workbook.grading.collect import CollectError, collect
+    from workbook_grading.collect import CollectError, collect
 
     try:
         report = collect(Path(args.path), root=_root(args), assignment=args.assignment,
@@ -61,8 +61,8 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from workbook.grading.autograde import GradingError, autograde
-    from workbook.grading.limits import Limits
+    from workbook_grading.autograde import GradingError, autograde
+    from workbook_grading.limits import Limits
 
     limits = Limits(cell_timeout=args.cell_timeout, wall_time=args.wall_time,
                     memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes,
@@ -87,7 +87,7 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from workbook.grading.export import export
+    from workbook_grading.export import export
 
     root = _root(args)
     output = Path(args.output) if args.output else root / "grading" / "exports" / "grades.csv"
@@ -97,7 +97,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _feedback(args: argparse.Namespace) -> int:
-    from workbook.grading.feedback import FeedbackError, generate_feedback
+    from workbook_grading.feedback import FeedbackError, generate_feedback
 
     root = _root(args)
     try:
@@ -113,7 +113,7 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from workbook.grading.report import report
+    from workbook_grading.report import report
 
     root = _root(args)
     out = report(root=root, db_url=args.db_url,
@@ -123,7 +123,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from workbook.grading.demo import DemoError, build_demo
+    from workbook_grading.demo import DemoError, build_demo
 
     try:
         zips = build_demo(root=_root(args), output=Path(args.output) if args.output else None,
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command itself (not a caller's process)
-        from workbook.grading import skip_slow_iri_checker
+        from workbook_grading import skip_slow_iri_checker
 
         skip_slow_iri_checker()
     args = build_parser().parse_args(argv)

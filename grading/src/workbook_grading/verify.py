@@ -6,7 +6,7 @@ hooks, ...). The score of a verified test cell therefore needs a second opinion 
 student's code cannot reach:
 
 1. the grader draws new inputs from a secret seed (``Plan``: a notebook's verifier, in
-   ``workbook.grading.verifiers``, says per test cell which calls to make and how to judge
+   ``workbook_grading.verifiers``, says per test cell which calls to make and how to judge
    what comes back -- mostly against the library's reference);
 2. a fresh process in the sandbox (verify_runner.py) executes the release's own read-only
    cells that the answers need and the student's answer cells -- no test cell -- then
@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from workbook.grading import sandbox
+from workbook_grading import sandbox
 
 RUNNER = Path(__file__).with_name("verify_runner.py")
 DELEGATED = "DELEGATED"  # in the message of a reference's stub
@@ -135,9 +135,9 @@ class Verdict:
 
 
 def verifier_for(assignment: str, notebook: str) -> Verifier | None:
-    """The verifier of ``assignment/notebook`` (``workbook.grading.verifiers.<notebook>``,
+    """The verifier of ``assignment/notebook`` (``workbook_grading.verifiers.<notebook>``,
     whose ``ASSIGNMENT`` must match), or None where there is none yet."""
-    name = f"workbook.grading.verifiers.{notebook}"
+    name = f"workbook_grading.verifiers.{notebook}"
     if importlib.util.find_spec(name) is None:
         return None
     module = importlib.import_module(name)

@@ -17,8 +17,8 @@ import csv
 import os
 from pathlib import Path
 
-from workbook.grading.autograde import STATE, quiet_warnings
-from workbook.grading.config import COURSE_ID, course_config, repo_root
+from workbook_grading.autograde import STATE, quiet_warnings
+from workbook_grading.config import COURSE_ID, course_config, repo_root
 
 FIXED = ["student", "assignment", "notebook", "status", "score", "max_score"]
 TRAILING = ["needs_manual_grade", "late_penalty", "detail"]

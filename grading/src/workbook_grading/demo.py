@@ -45,7 +45,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook.grading.config import COURSE_ID, course_config, repo_root
+from workbook_grading.config import COURSE_ID, course_config, repo_root
 
 DUE = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 ON_TIME = DUE - timedelta(days=2)   # zip dates are local times: stay days away from DUE
@@ -189,8 +189,8 @@ def build_demo(*, root: Path | None = None, output: Path | None = None,
     """Write one ``<assignment>.zip`` per released assignment; set each due date."""
     from nbgrader.api import Gradebook
 
-    from workbook.grading.autograde import ensure_in_gradebook
-    from workbook.grading.release import assignments as all_assignments
+    from workbook_grading.autograde import ensure_in_gradebook
+    from workbook_grading.release import assignments as all_assignments
 
     root = Path(root) if root is not None else repo_root()
     db_url = db_url or course_config(root).CourseDirectory.db_url

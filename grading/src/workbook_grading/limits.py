@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from dataclasses import asdict, dataclass
 
-from workbook.grading import launcher
+from workbook_grading import launcher
 
 # What GuardedExecute observed, per notebook name: {"status": ..., "problems": [...]}.
 # A worker grades one submission at a time (threads_per_worker=1), so a module global works.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook.grading.config import course_config, prepare_gradebook, repo_root
+from workbook_grading.config import course_config, prepare_gradebook, repo_root
 
 # Text that must never reach a student.
 FORBIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS",

@@ -3,7 +3,7 @@
 import numpy as np
 
 from workbook.data import toy
-from workbook.grading.verify import Fn, Plan, Verifier
+from workbook_grading.verify import Fn, Plan, Verifier
 from workbook.numpy_nn import layers, losses, perceptron
 
 ASSIGNMENT = "01_neurons"

@@ -39,10 +39,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from workbook.grading import sandbox
-from workbook.grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
-from workbook.grading.launcher import KERNEL_THREADS_ENV, kernel_env
-from workbook.grading.limits import RUN_NOTES, Limits, nbgrader_classes
+from workbook_grading import sandbox
+from workbook_grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
+from workbook_grading.launcher import KERNEL_THREADS_ENV, kernel_env
+from workbook_grading.limits import RUN_NOTES, Limits, nbgrader_classes
 
 # In the detail of every notebook graded with --unsandboxed (the report says so on top).
 UNSANDBOXED_NOTE = ("graded WITHOUT the sandbox (--unsandboxed): the student's code ran with "
@@ -431,7 +431,7 @@ def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: dict, seed: int,
     had points in the notebook; the autograded notebook shows why under that cell."""
     import nbformat
 
-    from workbook.grading import verify
+    from workbook_grading import verify
 
     verifier = verify.verifier_for(spec["assignment"], spec_nb["name"])
     if verifier is None:
@@ -708,7 +708,7 @@ def local_cluster(n: int, env: dict):
     each, with environment ``env`` (the whole of it).
 
     The workers are forked from a server process that has made their imports
-    (multiprocessing's ``forkserver``, preloading ``workbook.grading.preload``), not
+    (multiprocessing's ``forkserver``, preloading ``workbook_grading.preload``), not
     started as fresh interpreters (``spawn``, Dask's default) that each import Dask and
     nbgrader again: 1.8 s of CPU per worker, all at once when the command starts. A forked worker has the environment its server started
     with (perhaps in an earlier call of this process): hence the whole ``env``.
@@ -741,7 +741,7 @@ def local_cluster(n: int, env: dict):
             # after Dask's own preload list (set on its first call), before the server
             # starts; a server already running (an earlier call in this process) keeps
             # the preloads it started with
-            get_mp_context().set_forkserver_preload(["workbook.grading.preload"])
+            get_mp_context().set_forkserver_preload(["workbook_grading.preload"])
         with _interrupts_deferred():  # half-started workers die with tracebacks
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    env=env, silence_logs=logging.ERROR,
