@@ -176,6 +176,19 @@ class TestConvolutionsRoundTrip(RoundTrip):
               fails=["test-conv-backward"], why="flips the kernel in dx"),
         Wrong("ex-conv-backward", conv_backward_code(db="dout.sum(axis=(2, 3)).mean(axis=0)"),
               fails=["test-conv-backward"], why="averages db over the batch instead of summing"),
+        Wrong("ex-conv-backward",
+              conv_backward_code().replace("slice(i * stride, i * stride + kh)", "slice(i, i + kh)")
+              .replace("slice(j * stride, j * stride + kw)", "slice(j, j + kw)"),
+              fails=["test-conv-backward"], why="backward ignores the stride (windows at i, not i * stride)"),
+        Wrong("ex-maxpool",
+              "def maxpool2d(x, size=2, stride=None):\n"
+              "    N, C, H, W = x.shape\n"
+              "    Ho, Wo = H // size, W // size\n"
+              "    out = np.empty((N, C, Ho, Wo))\n"
+              "    for i in range(Ho):\n        for j in range(Wo):\n"
+              "            out[:, :, i, j] = x[:, :, i * size:(i + 1) * size, j * size:(j + 1) * size].max(axis=(2, 3))\n"
+              "    return out\n",
+              fails=["test-maxpool"], why="ignores stride: always non-overlapping windows"),
         Wrong("ex-maxpool",
               "def maxpool2d(x, size=2, stride=None):\n"
               "    N, C, H, W = x.shape\n"
@@ -242,6 +255,18 @@ class TestConvolutionsRoundTrip(RoundTrip):
         Wrong("ex-batchnorm-backward",
               bn_backward_code("gamma.reshape(shape) * inv_std / n * (n * dout - dbeta.reshape(shape))"),
               fails=["test-batchnorm-backward"], why="forgets the path through the variance"),
+        Wrong("ex-batchnorm-backward",
+              "def batchnorm_backward(dout, x, gamma, eps=1e-5):\n"
+              "    shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)\n"
+              "    n = x.shape[0]\n"
+              "    inv_std = 1.0 / np.sqrt(x.var(axis=0, keepdims=True) + eps)\n"
+              "    x_hat = (x - x.mean(axis=0, keepdims=True)) * inv_std\n"
+              "    sum_g, sum_gx = dout.sum(axis=0, keepdims=True), (dout * x_hat).sum(axis=0, keepdims=True)\n"
+              "    dx = gamma.reshape(shape) * inv_std / n * (n * dout - sum_g - x_hat * sum_gx)\n"
+              "    axes = (0,) if x.ndim == 2 else (0, 2, 3)\n"
+              "    return dx, (dout * x_hat).sum(axis=axes), dout.sum(axis=axes)\n",
+              fails=["test-batchnorm-backward"],
+              why="images: statistics per pixel over the batch axis only, not per channel over (0, 2, 3)"),
         Wrong("ex-shift",
               "def shift_images(x, dy, dx):\n    return np.roll(x, (dy, dx), axis=(-2, -1))\n",
               fails=["test-shift"], why="np.roll wraps the pixels around"),
