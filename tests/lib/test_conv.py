@@ -108,7 +108,8 @@ def test_conv2d_keeps_float32():
         assert out[0, 0, 1, 1] == 18.0 and out[0, 0, 0, 0] == 8.0  # 2 channels x 9 or x 4 ones
 
 
-POOLS = [(4, 4, 2, None), (5, 7, 2, None), (6, 6, 3, 2), (5, 5, 3, 1), (4, 6, 1, 1), (4, 4, 4, None)]
+POOLS = [(4, 4, 2, None), (5, 7, 2, None), (6, 6, 3, 2), (5, 5, 3, 1), (4, 6, 1, 1), (4, 4, 4, None),
+         (7, 8, 2, 3)]  # the last: stride > size, windows with gaps between them
 
 
 @pytest.mark.parametrize("H,W,k,s", POOLS)
