@@ -79,7 +79,7 @@ grade: $(STAMP)
 	@echo "feedback: $(DEMO)/grading/feedback/<student>/<assignment>/<notebook>.html"
 	@echo "report:   $(DEMO)/grading/reports/index.html"
 
-## bench-grade: plain `nbgrader autograde` vs `workbook autograde` (1 and 2 workers), 40 submissions
+## bench-grade: plain `nbgrader autograde` vs `workbook autograde` (1 and 2 workers) on each real notebook
 bench-grade: $(STAMP)
 	$(PY) bench/bench_grade.py $(BENCH_ARGS)
 

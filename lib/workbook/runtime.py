@@ -16,11 +16,13 @@ import contextlib
 import os
 import random
 import sys
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 PROFILE_ENV = "WORKBOOK_PROFILE"
+CACHE_ENV = "WORKBOOK_CACHE_DIR"
 PROFILES = ("ci", "full")
 DEFAULT_PROFILE = "full"
 
@@ -46,6 +48,16 @@ def is_ci() -> bool:
 def pick(*, ci: T, full: T) -> T:
     """Choose a setting by profile: ``epochs = pick(ci=2, full=50)``."""
     return ci if is_ci() else full
+
+
+def cache_dir() -> Path:
+    """Where data derived at run time is cached (never in the repository):
+    ``$WORKBOOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/workbook``, else ``~/.cache/workbook``.
+    The grader's sandbox shows it to kernels read-only."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "workbook"
 
 
 def seed_everything(seed: int = 0) -> np.random.Generator:

@@ -6,7 +6,10 @@ the status ``workbook autograde`` must record."""
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +29,51 @@ WARN = ("import warnings\ndef add(a, b):\n    warnings.warn('ints only, please')
 EXC = "def add(a, b):\n    raise ValueError('not today ' * 200_000)  # a 2 MB message"
 MEMORY = "def double(x):\n    bytearray(8 * 1024 ** 3)  # 8 GiB: over the kernel's cap\n    return 2 * x"
 DUE = datetime(2030, 1, 1, tzinfo=timezone.utc)
+# What the spy prints: every escape from the sandbox it managed (test_sandbox.py).
+ESCAPES = "SANDBOX ESCAPES:"
+CONNECTIONS = "server-connections.txt"  # how many the grader's loopback server accepted
+
+
+def spy(root: Path, port: int) -> str:
+    """A right ``add`` whose cell tries what a hostile student would: read the solutions,
+    the gradebook and another student's submission, rewrite grades and plant a file in
+    the course, find the worker's scratch gradebooks, reach a server on 127.0.0.1."""
+    reads = [root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+             root / "grading" / "gradebook.db",
+             root / "grading" / "submitted" / "good" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"]
+    writes = [root / "grading" / "pwned.txt", root / "solutions" / "pwned.txt"]
+    return f"""import glob, os, socket, sqlite3
+def add(a, b):
+    return a + b
+escapes = []
+for path in {[str(p) for p in reads]!r}:
+    try:
+        with open(path, 'rb') as f:
+            f.read(1)
+        escapes.append('read ' + path)
+    except OSError:
+        pass
+for path in {[str(p) for p in writes]!r}:
+    try:
+        with open(path, 'w') as f:
+            f.write('x')
+        escapes.append('wrote ' + path)
+    except OSError:
+        pass
+try:
+    db = sqlite3.connect({str(root / "grading" / "gradebook.db")!r})
+    db.execute('update grade set auto_score = 99')
+    db.commit()
+    escapes.append('rewrote the gradebook')
+except sqlite3.Error:
+    pass
+escapes += glob.glob('/tmp/workbook-grader-*/*/gradebook.db')
+try:
+    socket.create_connection(('127.0.0.1', {port}), timeout=2).close()
+    escapes.append('connected to 127.0.0.1:{port}')
+except OSError:
+    pass
+print({ESCAPES!r}, escapes)"""
 
 
 def _tamper(nb):
@@ -71,6 +119,8 @@ CASES = [
          "handed in as 'Demo (1).ipynb', matched by workbook collect"),
     Case("late", {"test-add": 2, "test-double": 1}, "late", "handed in after the due date"),
     Case("nofile", {"test-add": 0, "test-double": 0}, "missing", "a folder with no notebook"),
+    Case("spy", {"test-add": 2, "test-double": 1}, "ok",
+         "right answers, and attacks on the course from the kernel (all blocked)"),
 ]
 EXPECTED = {c.student: c for c in CASES}
 
@@ -82,7 +132,7 @@ class Graded:
     seconds: float
 
 
-def build(root: Path) -> None:
+def build(root: Path, port: int = 9) -> None:
     """The course and every submission of CASES (``renamed`` through workbook collect)."""
     from nbgrader.api import Gradebook
 
@@ -108,6 +158,7 @@ def build(root: Path) -> None:
     put_submission(root, "memory", submission(released, double=MEMORY))
     put_submission(root, "late", submission(released),
                    timestamp=(DUE + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    put_submission(root, "spy", submission(released, add=spy(root, port)))
     d = put_submission(root, "nofile")
     (d / "notes.txt").write_text("I forgot the notebook\n")
     inbox = root.parent / "inbox" / "renamed"
@@ -131,8 +182,39 @@ def grade(root: Path, *extra: str, workers: int = 2, wait: bool = True, env: dic
     return workbook(*args, root=root, env=env, wait=wait, **popen)
 
 
+@contextmanager
+def loopback_server(counter: Path):
+    """A TCP server on 127.0.0.1 for the spy to reach; its port. ``counter`` gets the
+    number of connections it accepted."""
+    accepted = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve():
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    continue
+                accepted.append(1)
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield server.getsockname()[1]
+        finally:
+            stop.set()
+            thread.join()
+            counter.write_text(str(len(accepted)))
+
+
 def graded_course(root: Path) -> Graded:
-    build(root)
-    start = time.perf_counter()
-    run = grade(root)
-    return Graded(root, run, time.perf_counter() - start)
+    root.mkdir(parents=True, exist_ok=True)
+    with loopback_server(root / CONNECTIONS) as port:
+        build(root, port)
+        start = time.perf_counter()
+        run = grade(root)
+        seconds = time.perf_counter() - start
+    return Graded(root, run, seconds)

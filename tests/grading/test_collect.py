@@ -24,6 +24,10 @@ NOTEBOOKS = {"neurons": "01_neurons/neurons", "backprop": "02_backprop/backprop"
     ("Gina Ruiz_4242_assignsubmission_file_/Neurons.ipynb", "gina_ruiz"),  # Moodle folder
     ("Hal Jones_77_assignsubmission_file_neurons.ipynb", "hal_jones"),     # Moodle flat
     ("ivan/01_neurons/neurons.ipynb", "ivan"),
+    ("ref_01_neurons/neurons.ipynb", "ref_01_neurons"),   # an id holding the assignment's number
+    ("ref_01/01_neurons/neurons.ipynb", "ref_01"),
+    ("kim_2024_neurons.ipynb", "kim_2024"),              # no Canvas ids after it: kept
+    ("lee_late_123456_789012_neurons.ipynb", "lee"),
 ])
 def test_accepted_names(path, expected):
     assert match_file(path.split("/"), NOTEBOOKS) == (expected, "01_neurons", "neurons")

@@ -6,8 +6,8 @@
     skip those graded with the same hash        sqlite gradebook seeded once with the
     ship the assignment spec (cells) once  -->  assignment's cells (from the real gradebook)
     one task per student x assignment      -->  nbgrader autograde (GuardedExecute, limits)
-    ONE writer: the results at hand, one   <--  scores per cell, autograded notebooks,
-    transaction in the real gradebook           status per notebook, timing
+    ONE writer: each result in a           <--  scores per cell, autograded notebooks,
+    transaction of the real gradebook           status per notebook, timing
     (grades + state rows), notebooks copied
     into grading/autograded/
 
@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -38,14 +39,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from workbook.grading import zygote
+from workbook.grading import sandbox
 from workbook.grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
 from workbook.grading.launcher import KERNEL_THREADS_ENV, kernel_env
 from workbook.grading.limits import RUN_NOTES, Limits, nbgrader_classes
 
-STATUSES = ("ok", "timeout", "kernel-died", "invalid-notebook", "missing", "late", "error")
+# In the detail of every notebook graded with --unsandboxed (the report says so on top).
+UNSANDBOXED_NOTE = ("graded WITHOUT the sandbox (--unsandboxed): the student's code ran with "
+                    "the grader's rights")
+STATUSES = ("ok", "timeout", "kernel-died", "mismatch", "invalid-notebook", "missing", "late",
+            "error")
 # which status a notebook shows when several apply (worst first)
-_SEVERITY = ("error", "invalid-notebook", "missing", "kernel-died", "timeout", "late", "ok")
+_SEVERITY = ("error", "invalid-notebook", "missing", "mismatch", "kernel-died", "timeout", "late",
+             "ok")
 
 
 class GradingError(RuntimeError):
@@ -219,7 +225,7 @@ def grading_config(root: Path, db_url: str, limits: Limits):
     c.GuardedExecute.max_output_bytes = int(limits.max_output_bytes)
     c.GuardedExecute.max_reruns = int(limits.max_reruns)
     c.LimitedKernelManager.memory_mb = int(limits.memory_mb)
-    c.LimitedKernelManager.warm = bool(limits.warm_kernels)
+    c.LimitedKernelManager.sandbox = bool(limits.sandbox)
     c.LimitOutputBytes.max_bytes = int(limits.max_output_bytes)
     c.LimitOutput.max_lines = -1       # capped in bytes instead
     return c
@@ -253,85 +259,6 @@ def _freeze_once() -> None:
     gc.collect()
     gc.freeze()
     _WORKER["frozen"] = True
-
-
-def _share_engines() -> None:
-    """One SQLAlchemy engine per database URL in this worker process.
-
-    nbgrader opens a new ``Gradebook`` -- a new engine -- about ten times per submission,
-    all on the worker's scratch gradebook, and a new engine compiles every SQL statement
-    afresh (the compiled-statement cache lives in the engine): 60 ms of a worker's 140 ms
-    of CPU per small submission. ``Gradebook.close`` still disposes of the engine's
-    connections; only the engine object, with its cache, is kept."""
-    import nbgrader.api
-
-    if getattr(nbgrader.api.create_engine, "shared_by_workbook", False):
-        return
-    create = nbgrader.api.create_engine
-    engines: dict = {}
-
-    def shared_engine(url, **kwargs):
-        key = (str(url), tuple(sorted(kwargs.items())))
-        if key not in engines:
-            engines[key] = create(url, **kwargs)
-            if _is_scratch(str(url)):
-                _unsynced(engines[key])
-        return engines[key]
-
-    shared_engine.shared_by_workbook = True
-    nbgrader.api.create_engine = shared_engine
-
-
-def _is_scratch(db_url: str) -> bool:
-    """Is ``db_url`` a scratch gradebook of this worker's?"""
-    base = _WORKER["base"]
-    return base is not None and db_url.startswith(f"sqlite:///{base}{os.sep}")
-
-
-def _unsynced(engine) -> None:
-    """A scratch gradebook is thrown away with its worker: no waiting for the disk. nbgrader
-    commits about 25 times per submission, each an fsync of SQLite (5 ms per submission
-    here)."""
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _no_sync(dbapi_connection, _record):
-        dbapi_connection.execute("PRAGMA synchronous = OFF")
-
-
-def _check_schemas_once() -> None:
-    """nbgrader checks each cell's nbgrader metadata with ``jsonschema.validate``, which
-    first checks the schema itself against its meta-schema and builds a new validator:
-    1.7 ms per cell, checked twice per submission (17 ms of a worker's 170 ms of CPU for
-    a five-cell notebook). Here the schema is checked once, its validator kept, and the
-    error raised is the one ``jsonschema.validate`` would raise."""
-    from nbgrader.nbgraderformat import common
-
-    if isinstance(common.jsonschema, _SchemaCache):
-        return
-    common.jsonschema = _SchemaCache(common.jsonschema)
-
-
-class _SchemaCache:
-    """``jsonschema`` as nbgrader's metadata check uses it, with one validator per schema."""
-
-    def __init__(self, jsonschema):
-        self._jsonschema = jsonschema
-        self._validators: dict = {}
-
-    def validate(self, instance, schema):
-        key = json.dumps(schema, sort_keys=True)
-        validator = self._validators.get(key)
-        if validator is None:
-            cls = self._jsonschema.validators.validator_for(schema)
-            cls.check_schema(schema)
-            validator = self._validators[key] = cls(schema)
-        error = self._jsonschema.exceptions.best_match(validator.iter_errors(instance))
-        if error is not None:
-            raise error
-
-    def __getattr__(self, name):  # everything else as in jsonschema
-        return getattr(self._jsonschema, name)
 
 
 def _scratch_course(spec: dict, limits: Limits):
@@ -401,15 +328,11 @@ def grade_submission(task: dict, spec: dict) -> dict:
     from nbgrader.api import Gradebook, MissingEntry
 
     quiet_warnings()
-    _share_engines()
-    _check_schemas_once()
     start = time.perf_counter()
     os.environ["WORKBOOK_PROFILE"] = "ci"
     if task.get("watch_parent"):
         _watch_parent()
     limits = Limits(**task["limits"])
-    if limits.warm_kernels:  # the command's, or (on another cluster) our own, started
-        zygote.ensure(kernel_env(os.environ))  # now so its imports overlap the set-up
     root, db_url, api = _scratch_course(spec, limits)
     assignment, student = task["assignment"], task["student"]
     known = [nb["name"] for nb in spec["notebooks"]]
@@ -454,6 +377,8 @@ def grade_submission(task: dict, spec: dict) -> dict:
 
     with Gradebook(db_url, COURSE_ID) as gb:
         for name, nb in notebooks.items():
+            if not limits.sandbox:
+                nb["problems"].append(UNSANDBOXED_NOTE)
             notes = RUN_NOTES.get(name)
             if notes and nb["status"] == "ok":
                 nb["status"] = notes["status"]
@@ -484,6 +409,11 @@ def grade_submission(task: dict, spec: dict) -> dict:
             gb.remove_submission(assignment, student)  # keep the scratch gradebook small
         except MissingEntry:
             pass
+    for spec_nb in spec["notebooks"]:
+        nb = notebooks[spec_nb["name"]]
+        if nb["status"] in ("ok", "timeout", "kernel-died") and task.get("verify_seed"):
+            _verify(spec, spec_nb, sub_dir / f"{spec_nb['name']}.ipynb", nb,
+                    task["verify_seed"], limits)
     shutil.rmtree(sub_dir, ignore_errors=True)
     shutil.rmtree(out_dir, ignore_errors=True)
     if task.get("watch_parent"):  # our own worker process (not another cluster's)
@@ -494,15 +424,70 @@ def grade_submission(task: dict, spec: dict) -> dict:
             "worker": os.getpid()}
 
 
+def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: dict, seed: int,
+            limits: Limits) -> None:
+    """Check the notebook's answers outside the student's kernel (verify.py): a graded
+    cell whose verification fails scores 0, and the notebook is a ``mismatch`` when it
+    had points in the notebook; the autograded notebook shows why under that cell."""
+    import nbformat
+
+    from workbook.grading import verify
+
+    verifier = verify.verifier_for(spec["assignment"], spec_nb["name"])
+    if verifier is None:
+        return
+    grade_ids = {c["name"] for c in spec_nb["grade_cells"]}
+    answers = set(spec_nb["solution_cells"])
+    release = {c["name"]: {"source": c["source"], "solution": c["name"] in answers,
+                           "grade": c["name"] in grade_ids}
+               for c in spec_nb["source_cells"] if c["cell_type"] == "code"}
+    submission = [{"grade_id": c.metadata.get("nbgrader", {}).get("grade_id"),
+                   "source": c.source}
+                  for c in nbformat.read(submitted, as_version=4).cells
+                  if c.cell_type == "code"]
+    verdicts = verify.verify(verifier, release, submission, seed=seed,
+                             cell_seconds=limits.cell_timeout,
+                             wall_time=min(limits.wall_time, 600),
+                             use_sandbox=limits.sandbox, env=kernel_env(os.environ))
+    failed = {}
+    for cell, verdict in verdicts.items():
+        grade = nb["grades"].get(cell)
+        if verdict.passed or grade is None:
+            continue
+        reason = ("it calls the course library's reference answer to this exercise"
+                  if verdict.delegated else verdict.reason)
+        failed[cell] = reason
+        if (grade["auto_score"] or 0) > 0:
+            nb["problems"].append(f"{cell}: passed in the notebook ({grade['auto_score']:g} "
+                                  f"point(s), not counted) but not when re-run outside it on "
+                                  f"new inputs: {reason}")
+            grade["auto_score"] = 0.0
+            if nb["status"] == "ok":
+                nb["status"] = "mismatch"
+        elif verdict.delegated:
+            nb["problems"].append(f"{cell}: {reason}")
+    if failed and nb["autograded"] is not None:
+        graded = nbformat.reads(nb["autograded"].decode("utf-8"), as_version=4)
+        for c in graded.cells:
+            reason = failed.get(c.metadata.get("nbgrader", {}).get("grade_id"))
+            if reason and not any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+                c.outputs.append(nbformat.v4.new_output(
+                    "error", ename="VerificationFailed",
+                    evalue=f"re-run outside the notebook on new inputs: {reason}",
+                    traceback=[f"VerificationFailed: {reason}"]))
+        nb["autograded"] = nbformat.writes(graded).encode("utf-8")
+
+
 # --------------------------------------------------------------------- client side
 
 class Recorder:
-    """The one writer: the results at hand go into the real gradebook in one transaction.
+    """The one writer of the real gradebook.
 
-    nbgrader's ``Gradebook`` commits after each change it makes (a student, a
-    submission); while a batch is written those commits only flush, so that the grades,
-    the state rows and the rest land together or not at all, and a batch of results that
-    arrived together costs one commit -- one fsync of SQLite -- not three per result."""
+    Each result is written in a transaction of its own: its grades and its state rows
+    land together or not at all (nbgrader's ``Gradebook`` commits the student and
+    submission rows itself, before them; a result whose state row is missing is graded
+    again on the next run). A result that cannot be written is rolled back and reported;
+    the others are kept."""
 
     def __init__(self, root: Path, db_url: str):
         from nbgrader.api import Gradebook
@@ -523,23 +508,26 @@ class Recorder:
         return out
 
     def record(self, result: dict) -> dict[str, str]:
-        """Write ``result``; return {notebook: final status}."""
-        return self.record_batch([result])[0]
-
-    def record_batch(self, results: list[dict]) -> list[dict[str, str]]:
-        """Write ``results`` in one transaction; return each one's {notebook: status}."""
-        db = self.gb.db
-        try:
-            db.commit = db.flush  # nbgrader's commits, for the time being
-            try:
-                statuses = [self._write(result) for result in results]
-            finally:
-                del db.commit
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
+        """Write ``result``; return {notebook: final status}, or raise why it could not be."""
+        (statuses,) = self.record_batch([result])
+        if isinstance(statuses, Exception):
+            raise statuses
         return statuses
+
+    def record_batch(self, results: list[dict]) -> list[dict[str, str] | Exception]:
+        """Write each of ``results``; for each, its {notebook: status}, or the exception
+        that kept it from being written (it was rolled back)."""
+        out: list[dict[str, str] | Exception] = []
+        for result in results:
+            try:
+                statuses = self._write(result)
+                self.gb.db.commit()
+            except Exception as err:  # noqa: BLE001 - one result must not stop the others
+                self.gb.db.rollback()
+                out.append(err)
+            else:
+                out.append(statuses)
+        return out
 
     def _write(self, result: dict) -> dict[str, str]:
         from nbgrader.utils import parse_utc
@@ -656,10 +644,12 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
     if not subs:
         summary.seconds = time.perf_counter() - start
         return summary
-    # Our own cluster: its workers and the warm zygote, whose imports (3 s of CPU, the
-    # longest step before the first kernel) start now, while nbgrader is being imported --
-    # before we know whether anything changed (if not, the zygote dies with the command).
-    local = None if scheduler else _local_workers(workers, len(subs), limits)
+    if limits.sandbox and not scheduler:  # (another cluster's workers check their own)
+        try:
+            sandbox.check()
+        except sandbox.SandboxUnavailable as err:
+            raise GradingError(str(err)) from None
+    local = None if scheduler else _local_workers(workers, len(subs))
 
     specs = {}
     for name in sorted({s.assignment for s in subs}):
@@ -667,6 +657,7 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
         specs[name] = assignment_spec(root, db_url, name)
 
     recorder = Recorder(root, db_url)
+    seed = secrets.randbits(63)  # the verification's inputs: new for every run, never shown
     try:
         done = recorder.graded_hashes()
         tasks = []
@@ -677,7 +668,7 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
                 summary.skipped += 1
                 continue
             tasks.append({"assignment": s.assignment, "student": s.student, "files": files,
-                          "timestamp": s.timestamp(), "hash": s.hash,
+                          "timestamp": s.timestamp(), "hash": s.hash, "verify_seed": seed,
                           "limits": limits.as_dict(), "watch_parent": scheduler is None})
         if tasks:
             try:
@@ -719,8 +710,7 @@ def local_cluster(n: int, env: dict):
     The workers are forked from a server process that has made their imports
     (multiprocessing's ``forkserver``, preloading ``workbook.grading.preload``), not
     started as fresh interpreters (``spawn``, Dask's default) that each import Dask and
-    nbgrader again: 1.8 s of CPU per worker, all at once when the command starts, while
-    the zygote imports torch. A forked worker has the environment its server started
+    nbgrader again: 1.8 s of CPU per worker, all at once when the command starts. A forked worker has the environment its server started
     with (perhaps in an earlier call of this process): hence the whole ``env``.
 
     Dask's background chores are slowed to what a batch job needs: its sampling profiler
@@ -764,19 +754,14 @@ def local_cluster(n: int, env: dict):
             cluster.close()
 
 
-def _local_workers(workers: int | None, submissions: int, limits: Limits) -> tuple[int, dict]:
-    """How many workers our own cluster gets, and their environment (the warm zygote's
-    socket in it, the zygote started)."""
+def _local_workers(workers: int | None, submissions: int) -> tuple[int, dict]:
+    """How many workers our own cluster gets, and their environment."""
     n = max(1, min(workers or os.cpu_count() or 1, submissions))
     # Share the cores between the workers' kernels: n kernels each running torch/BLAS on
     # every core oversubscribe the machine (measured: tiny torch steps 10x slower).
     # A cap already in the environment wins (several graders on one machine: tests).
     env = dict(os.environ)
     env.setdefault(KERNEL_THREADS_ENV, str(max(1, (os.cpu_count() or 1) // n)))
-    if limits.warm_kernels:  # one zygote for all the workers
-        shared = zygote.ensure(kernel_env(env))
-        if shared:
-            env[zygote.SHARED_ENV] = shared
     return n, env
 
 
@@ -791,6 +776,10 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, scheduler, local
             n, env = local
             n = min(n, len(tasks))  # fewer when most were graded before
             client = stack.enter_context(Client(stack.enter_context(local_cluster(n, env))))
+        if scheduler and any(t["limits"]["sandbox"] for t in tasks):
+            problems = {w: p for w, p in client.run(_sandbox_problem).items() if p}
+            if problems:
+                raise GradingError("; ".join(f"worker {w}: {p}" for w, p in problems.items()))
         spec_futures = {name: client.scatter([spec], broadcast=True)[0]
                         for name, spec in specs.items()}
         futures = {}
@@ -802,8 +791,7 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, scheduler, local
         bar = tqdm(total=len(tasks), unit="submission", desc="autograde", disable=not progress,
                    file=sys.stderr, dynamic_ncols=True)
         try:
-            # whatever has arrived is written together (one commit), so that the writer
-            # keeps up however many workers hand in results
+            # whatever has arrived is written before waiting again
             for batch in as_completed(futures).batches():
                 done = []
                 for fut in batch:
@@ -821,7 +809,22 @@ def _run(tasks, specs, recorder: Recorder, summary: Summary, *, scheduler, local
             bar.close()
 
 
-def _summarise(summary: Summary, task: dict, result: dict, statuses: dict[str, str]) -> None:
+def _sandbox_problem() -> str | None:
+    """On a worker of another cluster: why it cannot build the sandbox, or None."""
+    try:
+        sandbox.check()
+    except sandbox.SandboxUnavailable as err:
+        return str(err)
+    return None
+
+
+def _summarise(summary: Summary, task: dict, result: dict,
+               statuses: dict[str, str] | Exception) -> None:
+    if isinstance(statuses, Exception):
+        summary.problems.append(f"{task['student']} {task['assignment']}: graded, but the "
+                                f"result could not be recorded ({type(statuses).__name__}: "
+                                f"{statuses}); it is graded again on the next run")
+        return
     summary.graded += 1
     for name, status in statuses.items():
         summary.statuses[status] += 1

@@ -151,10 +151,23 @@ def _stem_variants(stem: str) -> list[str]:
 
 
 def clean_student(text: str) -> str:
-    tokens = norm(text).split("_")
+    """The student id in an LMS name: lowercased, punctuation to ``_``; only the LMS's own
+    additions are removed -- Moodle's ``_<id>_assignsubmission_file_`` and Canvas's
+    trailing ``[_late]_<user id>_<submission id>`` (two ids of 4+ digits) -- so that an id
+    such as ``ref_01_neurons`` is kept whole."""
+    tokens = [t for t in norm(text).split("_") if t]
     if "assignsubmission" in tokens:  # Moodle: <name>_<id>_assignsubmission_file_
         tokens = tokens[:tokens.index("assignsubmission")]
-    tokens = [t for t in tokens if t and not t.isdigit() and t != "late"]
+        while tokens and tokens[-1].isdigit():
+            tokens.pop()
+        return "_".join(tokens)
+    ids = 0
+    while ids < len(tokens) - 1 and tokens[-1 - ids].isdigit() and len(tokens[-1 - ids]) >= 4:
+        ids += 1
+    if ids >= 2:  # Canvas: <name>[_late]_<user id>_<submission id>
+        tokens = tokens[:-ids]
+        if len(tokens) > 1 and tokens[-1] == "late":
+            tokens.pop()
     return "_".join(tokens)
 
 

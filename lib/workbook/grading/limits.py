@@ -1,10 +1,10 @@
 """Limits on one submission's execution, and the nbgrader preprocessors that enforce them.
 
 - ``Limits``: cell timeout, total wall time, memory cap, output cap (in bytes).
-- ``LimitedKernelManager`` starts each kernel through the launcher (launcher.py), which
-  asks Linux to kill the kernel when its grader dies, exports ``WORKBOOK_PROFILE=ci`` and
-  the thread cap, and has the kernel forked by the grader's warm zygote (zygote.py) or
-  else sets ``RLIMIT_AS`` and ``exec``\\ s the real kernel.
+- ``LimitedKernelManager`` starts each kernel in the sandbox (sandbox.py) through the
+  launcher (launcher.py), which asks Linux to kill the kernel when its parent dies,
+  exports ``WORKBOOK_PROFILE=ci`` and the thread cap, sets ``RLIMIT_AS`` and ``exec``\\ s
+  the real kernel.
 - ``GuardedExecute`` (nbgrader's ``Execute`` plus): output capped in bytes while it
   arrives, per-cell timeout shrunk to what is left of the wall time, and recovery when
   the kernel dies or a cell cannot be interrupted -- the notebook is re-run from the top
@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import asdict, dataclass
 
 from workbook.grading import launcher
@@ -32,6 +31,7 @@ from workbook.grading import launcher
 # A worker grades one submission at a time (threads_per_worker=1), so a module global works.
 RUN_NOTES: dict[str, dict] = {}
 
+SANDBOX_PROVISIONER = "workbook-sandbox"  # entry point of sandbox.SandboxProvisioner
 TRUNCATED = "\n... output truncated by the grader (more than {limit} bytes) ...\n"
 # The note, after a graded cell's id, when StripPassingStderr forgave its stderr.
 STDERR_FORGIVEN = "wrote to stderr (a warning?); ignored, the test passed"
@@ -44,7 +44,7 @@ class Limits:
     memory_mb: int = 4096          # RLIMIT_AS of the kernel; 0: no cap
     max_output_bytes: int = 100_000  # per cell
     max_reruns: int = 3            # re-runs after a kernel death / unstoppable cell
-    warm_kernels: bool = True      # kernels forked from a process with the imports done
+    sandbox: bool = True           # every kernel in the bubblewrap sandbox (sandbox.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -61,93 +61,36 @@ def nbgrader_classes():
     import copy
     import json
     import time
-    from queue import Empty
 
-    from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbformat.v4 import new_output
     from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
     from nbgrader.preprocessors.execute import UnresponsiveKernelError
-    from traitlets import Bool, Integer, default
-
-    class ReadyKernelClient(AsyncKernelClient):
-        """A client that is ready as soon as the kernel has answered a kernel_info request
-        on shell and published that request's "idle" status on IOPub.
-
-        jupyter_client's own ``wait_for_ready`` then drains IOPub until it has been silent
-        for 0.2 s: a fixed 0.2 s per kernel, a quarter of grading a small submission. There
-        is nothing left to drain -- nbclient skips IOPub messages of other requests -- and
-        the idle status proves what the drain was for: IOPub is connected.
-
-        Its sockets retry connecting every 10 ms, not ZeroMQ's 100 ms: they are connected
-        before the new kernel has bound its ports, and every retry interval is waited in
-        full (measured: 0.3 s from launch to ready, 0.13 s with 10 ms)."""
-
-        @default("context")
-        def _context_default(self):
-            import zmq
-
-            context = super()._context_default()
-            context.setsockopt(zmq.RECONNECT_IVL, 10)  # default for the sockets it makes
-            return context
-
-        async def wait_for_ready(self, timeout=None):
-            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-            while True:
-                msg_id = self.kernel_info()
-                reply = await self._next(self.shell_channel, 1.0, lambda m: (
-                    m["msg_type"] == "kernel_info_reply"
-                    and m["parent_header"].get("msg_id") == msg_id))
-                # as jupyter_client: no IOPub within 0.2 s of the reply -> not yet
-                # subscribed (a message published before that is lost): ask again
-                if reply and await self._next(self.iopub_channel, 0.2, lambda m: (
-                        m["msg_type"] == "status"
-                        and m["content"].get("execution_state") == "idle"
-                        and m["parent_header"].get("msg_id") == msg_id)):
-                    self._handle_kernel_info_reply(reply)
-                    return
-                if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
-
-        @staticmethod
-        async def _next(channel, within: float, wanted):
-            """The first message on ``channel`` that is ``wanted`` within ``within`` s."""
-            until = time.monotonic() + within
-            while (left := until - time.monotonic()) > 0:
-                try:
-                    msg = await channel.get_msg(timeout=left)
-                except Empty:
-                    return None
-                if wanted(msg):
-                    return msg
-            return None
+    from traitlets import Bool, Integer
 
     class LimitedKernelManager(AsyncKernelManager):
-        """Starts the kernel through the launcher above (memory cap, ci profile)."""
+        """Starts the kernel through the launcher (memory cap, ci profile), in the sandbox
+        (sandbox.py) unless ``sandbox`` is off."""
 
         memory_mb = Integer(0).tag(config=True)
-        warm = Bool(True).tag(config=True)  # fork kernels from the warm zygote
+        sandbox = Bool(True, help="run the kernel in the bubblewrap sandbox").tag(config=True)
 
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.client_factory = ReadyKernelClient
-
-        async def _async_wait(self, pollinterval: float = 0.1) -> None:
-            # how often a killed kernel is checked for being gone: jupyter_client's 0.1 s
-            # is a tenth of a second per submission (nbclient kills every kernel at the end)
-            await super()._async_wait(pollinterval=min(pollinterval, 0.005))
+        @property
+        def kernel_spec(self):
+            # the spec's documented fields choose the sandbox: its provisioner (entry
+            # point), and interrupts as messages (a SIGINT to the process group would
+            # stop bubblewrap itself, and the kernel with it)
+            spec = AsyncKernelManager.kernel_spec.fget(self)
+            if spec is not None and self.sandbox:
+                spec.interrupt_mode = "message"
+                spec.metadata = {**spec.metadata, "kernel_provisioner": {
+                    "provisioner_name": SANDBOX_PROVISIONER}}
+            return spec
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
-            path = None
-            if self.warm:
-                from workbook.grading import zygote
-
-                path = zygote.ensure(launcher.kernel_env(os.environ))
-            return launcher.command(cmd, memory_mb=self.memory_mb, zygote=path)
+            return launcher.command(cmd, memory_mb=self.memory_mb)
 
     def _output_size(out) -> int:
         if out.get("output_type") == "stream":
@@ -173,7 +116,6 @@ def nbgrader_classes():
             self._bytes, self._current = {}, -1
             self._deadline = time.monotonic() + self.wall_time
             self._notes = {"status": "ok", "problems": []}
-            self._cold = False  # after a kernel that did not start: no zygote
 
         # -- output, capped while it arrives (a 50 MB line never reaches the notebook)
         def output(self, outs, msg, display_id, cell_index):
@@ -223,12 +165,6 @@ def nbgrader_classes():
                 self._mark("timeout")
             return cell, resources
 
-        def create_kernel_manager(self):
-            km = super().create_kernel_manager()
-            if self._cold:
-                km.warm = False
-            return km
-
         def _mark(self, status: str) -> None:
             order = ["ok", "timeout", "kernel-died"]
             if order.index(status) > order.index(self._notes["status"]):
@@ -240,7 +176,6 @@ def nbgrader_classes():
             self._notes = RUN_NOTES.setdefault(key, {"status": "ok", "problems": []})
             self._deadline = time.monotonic() + self.wall_time
             original = copy.deepcopy(nb)
-            self._cold = False
             replaced: dict[int, tuple[str, str]] = {}
             for attempt in range(self.max_reruns + 1):
                 work = copy.deepcopy(original)
@@ -256,10 +191,9 @@ def nbgrader_classes():
                     if idx < 0 and attempt < self.max_reruns \
                             and time.monotonic() < self._deadline:
                         # no cell ran: the kernel did not start -- the grader's trouble, not
-                        # the student's; again, with a kernel started from scratch
+                        # the student's; again
                         self._notes["problems"].append(
                             f"the kernel did not start ({type(err).__name__}: {err}); retried")
-                        self._cold = True
                         continue
                     if isinstance(err, DeadKernelError):
                         ename, why = "KernelDied", "the kernel died while running this cell"

@@ -19,7 +19,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from workbook.grading.autograde import STATE, quiet_warnings
+from workbook.grading.autograde import STATE, UNSANDBOXED_NOTE, quiet_warnings
 from workbook.grading.config import COURSE_ID, course_config, repo_root
 from workbook.grading.export import rows as export_rows
 
@@ -63,8 +63,10 @@ def gather(db_url: str) -> dict:
     pass_rate.sort(key=lambda p: (p["rate"], p["assignment"], p["cell"]))
     flagged = [{k: r[k] for k in ("student", "assignment", "notebook", "status", "detail")}
                for r in submitted if r["status"] != "ok"]
+    unsandboxed = sorted({(r["student"], r["assignment"]) for r in submitted
+                          if UNSANDBOXED_NOTE in (r.get("detail") or "")})
     return {"scores": dict(scores), "pass_rate": pass_rate, "flagged": flagged,
-            "timing": timing, "rows": submitted}
+            "timing": timing, "rows": submitted, "unsandboxed": unsandboxed}
 
 
 def _plots(data: dict, out: Path) -> list[str]:
@@ -123,7 +125,18 @@ def render(data: dict, images: list[str]) -> str:
              "padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
              "padding:.25em .6em;text-align:left;vertical-align:top}pre{margin:0;"
              "white-space:pre-wrap;font-size:.85em}img{max-width:100%}</style></head><body>",
-             "<h1>Grading report</h1>", "<h2>Scores per notebook</h2>",
+             "<h1>Grading report</h1>"]
+    if data.get("unsandboxed"):
+        who = ", ".join(f"{st} ({a})" for st, a in data["unsandboxed"][:20])
+        more = len(data["unsandboxed"]) - 20
+        parts.append("<p style='background:#fdd;border:2px solid #c00;padding:.6em'>"
+                     f"<b>{len(data['unsandboxed'])} submission(s) were graded WITHOUT the "
+                     "sandbox</b> (<code>workbook autograde --unsandboxed</code>): their code "
+                     "ran with the grader's rights and could have read the solutions or "
+                     f"changed any grade. {e(who)}{f' and {more} more' if more > 0 else ''}. "
+                     "Regrade them sandboxed (<code>--force</code>) before trusting these "
+                     "grades.</p>")
+    parts += ["<h2>Scores per notebook</h2>",
              "<table><tr><th>notebook</th><th>submissions</th><th>mean %</th>"
              "<th>median %</th><th>full marks</th></tr>"]
     for name, values in sorted(data["scores"].items()):

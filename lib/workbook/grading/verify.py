@@ -1,0 +1,415 @@
+"""Answers verified outside the student's kernel.
+
+A student's code runs in the kernel that runs the test cells, so it can make a test cell
+pass without a right answer (replace ``checks.assert_close``, NumPy, builtins, IPython's
+hooks, ...). The score of a verified test cell therefore needs a second opinion the
+student's code cannot reach:
+
+1. the grader draws new inputs from a secret seed (``Plan``: a notebook's verifier, in
+   ``workbook.grading.verifiers``, says per test cell which calls to make and how to judge
+   what comes back -- mostly against the library's reference);
+2. a fresh process in the sandbox (verify_runner.py) executes the release's own read-only
+   cells that the answers need and the student's answer cells -- no test cell -- then
+   makes the calls; the library there has this notebook's references replaced by stubs
+   that raise (``DELEGATED``), so an answer that calls the reference for its own exercise
+   (import, attribute, ``getattr``, ``importlib``, ``sys.modules``) cannot get its result;
+3. what came back, plain data (JSON and ``.npz`` read with ``allow_pickle=False``), is
+   judged here, in the grader's process.
+
+A test cell keeps its in-notebook points only if its verification passes too (a forged
+pass in the kernel gains nothing; the in-notebook tests keep checking what the verifier
+does not, such as messages and edge cases). A notebook whose in-notebook and verified
+results differ gets the status ``mismatch``, with what differed (never the hidden inputs
+or the reference's values).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import symtable
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from workbook.grading import sandbox
+
+RUNNER = Path(__file__).with_name("verify_runner.py")
+DELEGATED = "DELEGATED"  # in the message of a reference's stub
+MAX_OUTPUT_BYTES = 50 * 1024 * 1024
+
+
+class Fn(str):
+    """A function argument by name (verify_runner.FUNCTIONS): ``Fn("tanh")``."""
+
+
+@dataclass
+class Call:
+    """One call of a student's function and the checks of what it returns: each check
+    takes the returned value (and, for ``check_inputs``, the arguments after the call) and
+    raises AssertionError when it is wrong."""
+
+    fn: str
+    args: tuple
+    kwargs: dict
+    cell: str
+    checks: list[Callable[..., None]] = field(default_factory=list)
+    check_inputs: bool = False
+
+    def then(self, check: Callable[..., None]) -> "Call":
+        self.checks.append(check)
+        return self
+
+    def close(self, expected, name: str, **tolerance) -> "Call":
+        """The value is ``expected`` within ``checks.assert_close``'s tolerance."""
+        from workbook import checks
+
+        return self.then(lambda got, *_: checks.assert_close(got, expected, name=name,
+                                                              **tolerance))
+
+    def equal(self, expected, name: str) -> "Call":
+        from workbook import checks
+
+        return self.then(lambda got, *_: checks.assert_equal(got, expected, name=name))
+
+    def unchanged_inputs(self, name: str) -> "Call":
+        """The call left its array arguments as they were (no in-place change)."""
+        before = [np.array(a, copy=True) for a in self.args]
+        self.check_inputs = True
+
+        def same(got, after):
+            for i, (b, a) in enumerate(zip(before, after)):
+                if isinstance(b, np.ndarray) and b.dtype != object and not np.array_equal(
+                        b, np.asarray(a), equal_nan=True):
+                    raise AssertionError(f"{name}: argument {i + 1} was changed in place")
+        return self.then(same)
+
+
+class Plan:
+    """What to verify in one submission: calls grouped by test cell, inputs from ``rng``."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.calls: list[Call] = []
+        self.cell = ""
+
+    def call(self, fn: str, *args, **kwargs) -> Call:
+        c = Call(fn, args, kwargs, self.cell)
+        self.calls.append(c)
+        return c
+
+
+@dataclass
+class Verifier:
+    """One notebook's verification: per test cell, a function that adds its calls to a
+    ``Plan``; ``references`` are the library objects (``module:name``) that answer this
+    notebook's exercises -- stubbed out while it is verified."""
+
+    cells: dict[str, Callable[[Plan], None]]
+    references: tuple[str, ...] = ()
+
+    def cell(self, grade_id: str):
+        def register(fn):
+            self.cells[grade_id] = fn
+            return fn
+        return register
+
+
+@dataclass
+class Verdict:
+    """A test cell's verification: ``passed``, and for a failure a reason that shows no
+    hidden input or reference value; ``delegated`` when it called its reference."""
+
+    passed: bool
+    reason: str = ""
+    delegated: bool = False
+
+
+def verifier_for(assignment: str, notebook: str) -> Verifier | None:
+    """The verifier of ``assignment/notebook`` (``workbook.grading.verifiers.<notebook>``,
+    whose ``ASSIGNMENT`` must match), or None where there is none yet."""
+    name = f"workbook.grading.verifiers.{notebook}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    module = importlib.import_module(name)
+    return module.VERIFIER if getattr(module, "ASSIGNMENT", None) == assignment else None
+
+
+# ------------------------------------------------------------------ what runs
+
+def _defined(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _used(tree: ast.AST) -> set[str]:
+    """Global names the cell reads: at its top level, or inside its functions and classes
+    (not their parameters and locals)."""
+    try:
+        table = symtable.symtable(ast.unparse(tree), "<cell>", "exec")
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+
+    def walk(t, top: bool) -> None:
+        for sym in t.get_symbols():
+            if sym.is_referenced() and (top or sym.is_global()):
+                names.add(sym.get_name())
+        for child in t.get_children():
+            walk(child, False)
+    walk(table, True)
+    return names
+
+
+def _parse(source: str) -> ast.AST | None:
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def cells_to_run(release: dict[str, dict], submission: list[dict]) -> list[str]:
+    """The sources to execute, in the submission's order: the student's answer cells and
+    the cells the student added, and the release's own read-only code cells (never the
+    student's copy) that define names the others use -- the first one (the setup) always.
+    No test cell. ``release``: {grade id: {"source", "solution", "grade"}} of the release's
+    code cells; ``submission``: its code cells as {"grade_id", "source"}."""
+    chosen: list[tuple[str, bool]] = []  # (source, read-only from the release)
+    for c in submission:
+        ref = release.get(c.get("grade_id") or "")
+        if ref is None:
+            chosen.append((c["source"], False))          # the student's own cell
+        elif ref.get("grade"):
+            continue                                     # a test cell
+        elif ref.get("solution"):
+            chosen.append((c["source"], False))          # an answer
+        else:
+            chosen.append((ref["source"], True))         # the release's, not the copy
+    trees = [_parse(s) for s, _ in chosen]
+    keep = [not read_only for _, read_only in chosen]
+    needed: set[str] = set()
+    for k, tree in zip(keep, trees):
+        if k and tree is not None:
+            needed |= _used(tree)
+    first = next((i for i, (_, ro) in enumerate(chosen) if ro), None)
+    if first is not None:
+        keep[first] = True
+        needed |= _used(trees[first]) if trees[first] is not None else set()
+    changed = True
+    while changed:  # read-only cells that define what is needed, and what they need
+        changed = False
+        for i, tree in enumerate(trees):
+            if keep[i] or tree is None or not (_defined(tree) & needed):
+                continue
+            keep[i] = changed = True
+            needed |= _used(tree)
+    return [s for (s, _), k in zip(chosen, keep) if k]
+
+
+# ------------------------------------------------------------ the reference stubs
+
+def _stub_source(source: str, names: set[str], module: str) -> str:
+    """``source`` with the top-level functions and classes in ``names`` replaced by ones
+    that raise, saying the reference is not available."""
+    tree = ast.parse(source)
+    for i, node in enumerate(tree.body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and node.name in names:
+            why = (f"{DELEGATED}: {module}.{node.name} is the course's reference answer to "
+                   "this exercise; it is not available when your answer is verified -- "
+                   "write the computation yourself")
+            raise_stmt = ast.parse(f"raise RuntimeError({why!r})").body
+            if isinstance(node, ast.ClassDef):
+                init = ast.parse("def __init__(self, *args, **kwargs):\n    pass").body[0]
+                init.body = raise_stmt
+                new = ast.ClassDef(name=node.name, bases=[], keywords=[], body=[init],
+                                   decorator_list=[], type_params=[])
+            else:
+                new = ast.parse(f"def {node.name}(*args, **kwargs):\n    pass").body[0]
+                new.body = raise_stmt
+            tree.body[i] = ast.copy_location(new, node)
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def stub_files(references: tuple[str, ...], folder: Path) -> list[tuple[Path, Path]]:
+    """(stub written in ``folder``, the module file it hides) for each module holding one
+    of ``references`` (``module:name``)."""
+    by_module: dict[str, set[str]] = {}
+    for ref in references:
+        module, name = ref.split(":")
+        by_module.setdefault(module, set()).add(name)
+    out = []
+    for module, names in sorted(by_module.items()):
+        spec = importlib.util.find_spec(module)
+        origin = Path(spec.origin)
+        stub = folder / f"{module}.py"
+        stub.write_text(_stub_source(origin.read_text(), names, module))
+        out.append((stub, origin))
+    return out
+
+
+# ------------------------------------------------------------------ running it
+
+def _encode(value, arrays: dict) -> Any:
+    if isinstance(value, Fn):
+        return {"fn": str(value)}
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        key = f"i{len(arrays)}"
+        arrays[key] = np.asarray(value)
+        return {"array": key}
+    if isinstance(value, (list, tuple)):
+        return {"list" if isinstance(value, list) else "tuple": [_encode(v, arrays) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": [[k, _encode(v, arrays)] for k, v in value.items()]}
+    return value
+
+
+def _decode(value, arrays, strict: bool = True) -> Any:
+    if isinstance(value, dict):
+        if "array" in value:
+            return arrays[value["array"]]
+        if "list" in value:
+            return [_decode(v, arrays, strict) for v in value["list"]]
+        if "tuple" in value:
+            return tuple(_decode(v, arrays, strict) for v in value["tuple"])
+        if "dict" in value:
+            return {k: _decode(v, arrays, strict) for k, v in value["dict"]}
+        if "unsupported" in value and not strict:
+            return None
+        if "unsupported" in value:
+            raise AssertionError(f"returned a {value['unsupported']}, which is not an array, "
+                                 "a number or a list/tuple of them")
+    return value
+
+
+def _run(cells: list[str], plan: Plan, references: tuple[str, ...], *, timeout: float,
+         cell_seconds: float, use_sandbox: bool, env: dict, skip: list[int]) -> dict | str:
+    """Run the job in a fresh (sandboxed) process: its out.json as a dict, or why not."""
+    with tempfile.TemporaryDirectory(prefix="wbk-verify-") as tmp:
+        tmp = Path(tmp)
+        work, private, stubs = tmp / "work", tmp / "private", tmp / "stubs"
+        for d in (work, private / "home", stubs):
+            d.mkdir(parents=True)
+        arrays: dict = {}
+        job = {"cells": cells, "skip": skip, "cell_seconds": cell_seconds,
+               "call_seconds": max(1.0, cell_seconds / 2),
+               "calls": [{"fn": c.fn, "args": _encode(tuple(c.args), arrays)["tuple"],
+                          "kwargs": _encode(dict(c.kwargs), arrays),
+                          "check_inputs": c.check_inputs} for c in plan.calls]}
+        job["calls"] = [dict(c, args={"tuple": c["args"]}) for c in job["calls"]]
+        (work / "job.json").write_text(json.dumps(job))
+        np.savez(work / "inputs.npz", **arrays)
+        # -X pycache_prefix: bytecode of the stubbed modules is never read from (or
+        # written to) the library's __pycache__
+        cmd = [sys.executable, "-I", "-X", f"pycache_prefix={private / 'pycache'}",
+               str(RUNNER), str(work)]
+        if use_sandbox:  # (without the sandbox the references cannot be hidden)
+            overlays = stub_files(references, stubs)
+            cmd = sandbox.command(cmd, scratch=work, private=private, env=env)
+            binds = []
+            for stub, origin in overlays:
+                binds += ["--ro-bind", str(stub), str(origin)]
+            split = cmd.index("--")
+            cmd = cmd[:split] + binds + cmd[split:]
+        try:
+            run = subprocess.run(cmd, cwd=work, capture_output=True, timeout=timeout,
+                                 env=None if use_sandbox else env)
+        except subprocess.TimeoutExpired:
+            return _stuck(work, "ran past its time")
+        out = work / "out.json"
+        if run.returncode != 0 or not out.is_file():
+            return _stuck(work, f"ended with exit status {run.returncode}")
+        size = out.stat().st_size + (work / "outputs.npz").stat().st_size
+        if size > MAX_OUTPUT_BYTES:
+            return f"its outputs are too large ({size} bytes)"
+        try:
+            result = json.loads(out.read_text())
+            with np.load(work / "outputs.npz", allow_pickle=False) as npz:
+                result["arrays"] = {k: npz[k] for k in npz.files}
+        except Exception as err:  # written by the student's process: anything goes
+            return f"its outputs could not be read ({type(err).__name__})"
+        return result
+
+
+def _stuck(work: Path, why: str) -> str:
+    """Where the runner was when it stopped: ``"cell N: why"`` or ``why``."""
+    try:
+        last = (work / "progress.txt").read_text().split()[-2:]
+    except (OSError, IndexError):
+        last = []
+    return f"{' '.join(last)}: {why}" if len(last) == 2 else why
+
+
+def verify(verifier: Verifier, release: dict[str, dict], submission: list[dict], *,
+           seed: int, cell_seconds: float = 60, wall_time: float = 300,
+           use_sandbox: bool = True, env: dict | None = None) -> dict[str, Verdict]:
+    """{test cell: Verdict} for the cells ``verifier`` covers."""
+    plan = Plan(seed)
+    for grade_id, build in verifier.cells.items():
+        plan.cell = grade_id
+        build(plan)
+    cells = cells_to_run(release, submission)
+    env = dict(os.environ if env is None else env, WORKBOOK_PROFILE="ci")
+    skip: list[int] = []
+    for _attempt in range(3):  # a cell that hangs or kills the process is skipped
+        result = _run(cells, plan, verifier.references, timeout=wall_time,
+                      cell_seconds=cell_seconds, use_sandbox=use_sandbox, env=env, skip=skip)
+        if isinstance(result, dict):
+            break
+        if result.startswith("cell "):
+            index = int(result.split()[1].rstrip(":"))
+            if index not in skip:
+                skip.append(index)
+                continue
+        return {g: Verdict(False, f"your answers could not be run outside the notebook: {result}")
+                for g in verifier.cells}
+    return _judge(plan, result)
+
+
+def _judge(plan: Plan, result: dict) -> dict[str, Verdict]:
+    verdicts = {c.cell: Verdict(True) for c in plan.calls}
+    arrays = result.get("arrays", {})
+    outputs = result.get("calls", [])
+    for i, call in enumerate(plan.calls):
+        if not verdicts[call.cell].passed:
+            continue
+        got = outputs[i] if i < len(outputs) and isinstance(outputs[i], dict) else {}
+        if "error" in got:
+            delegated = DELEGATED in str(got.get("message", ""))
+            reason = (f"{call.fn} calls the library's reference answer to this exercise"
+                      if delegated else
+                      f"{call.fn} raised {got['error']}: {str(got.get('message', ''))[:200]}")
+            verdicts[call.cell] = Verdict(False, reason, delegated)
+            continue
+        if "value" not in got:
+            verdicts[call.cell] = Verdict(False, f"{call.fn} returned nothing readable")
+            continue
+        try:
+            value = _decode(got["value"], arrays)
+            after = (_decode(got.get("inputs_after"), arrays, strict=False)
+                     if call.check_inputs else None)
+            for check in call.checks:
+                check(value, after)
+        except AssertionError as err:
+            first = (str(err).strip().splitlines() or [""])[0]
+            verdicts[call.cell] = Verdict(False, f"{call.fn}: {first}"[:300])
+        except Exception as err:  # a value the checks cannot handle: wrong
+            verdicts[call.cell] = Verdict(
+                False, f"{call.fn} returned something unusable ({type(err).__name__})")
+    return verdicts
