@@ -1,6 +1,11 @@
 """Neural-network pieces from scratch in NumPy: layers, losses, gradient checks, an MLP,
-optimisers and regularisation."""
+optimisers, regularisation, convolution, pooling and batch normalisation."""
 
+from workbook.numpy_nn.conv import (
+    avgpool2d, avgpool2d_backward, avgpool2d_forward, batchnorm_backward, batchnorm_forward,
+    conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive, conv_output_size,
+    maxpool2d_backward, maxpool2d_forward,
+)
 from workbook.numpy_nn.divergence import kl_divergence, kl_divergence_with_logits
 from workbook.numpy_nn.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
 from workbook.numpy_nn.layers import (
@@ -26,4 +31,7 @@ __all__ = [
     "dropout_forward", "dropout_backward", "l2_penalty",
     "kl_divergence", "kl_divergence_with_logits",
     "perceptron_predict", "perceptron_update", "perceptron_train",
+    "conv_output_size", "conv2d_forward_naive", "conv2d_backward_naive", "conv2d_forward",
+    "conv2d_backward", "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
+    "avgpool2d_backward", "avgpool2d", "batchnorm_forward", "batchnorm_backward",
 ]
