@@ -41,11 +41,10 @@ TARGET = 1.8  # 2 workers against nbgrader's batch, sandboxed and verified
 
 def answers(source: Path) -> dict[str, str]:
     """{grade id: the solution's code, markers removed} of every answer cell."""
+    from workbook_grading import markers
+
     nb = nbformat.read(source, as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: "\n".join(
-                line for line in c.source.splitlines()
-                if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-            for c in nb.cells
+    return {c.metadata["nbgrader"]["grade_id"]: markers.answer(c.source) for c in nb.cells
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
 
 

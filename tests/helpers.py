@@ -35,12 +35,10 @@ def assignments() -> list[str]:
                   if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
 def strip_solution_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines()
-                     if not any(m in line for m in SOLUTION_MARKERS))
+    from workbook_grading import markers
+
+    return markers.answer(source)
 
 
 def cells_by_id(nb) -> dict[str, nbformat.NotebookNode]:

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import nbformat
 
+from workbook_grading import markers
 from workbook_grading.config import COURSE_ID, course_config, repo_root
 
 DUE = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -80,8 +81,7 @@ class DemoError(RuntimeError):
 
 def solution_code(source: str) -> str:
     """A solution cell's code as a student who got it right would hand it in."""
-    return "\n".join(line for line in source.splitlines()
-                     if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+    return markers.answer(source)
 
 
 def first_function(code: str) -> str | None:

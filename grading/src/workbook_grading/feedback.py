@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbook_grading import markers
 from workbook_grading.autograde import STATE, quiet_warnings
 from workbook_grading.config import COURSE_ID, course_config, repo_root
 
@@ -42,30 +43,12 @@ MAX_TEXT = 5000          # characters of a cell's text output shown
 MAX_IMAGE_BYTES = 300_000
 
 HIDDEN_NOTE = "# (hidden tests ran here)"
-_REGIONS = (("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", HIDDEN_NOTE),
-            ("BEGIN MARK SCHEME", "END MARK SCHEME", None),
-            ("BEGIN SOLUTION", "END SOLUTION", None))
 
 
 def strip_regions(source: str) -> str:
     """``source`` without its hidden-test, mark-scheme and solution regions (markers
     included); a region left open runs to the end of the cell."""
-    out, skipping = [], None
-    for line in source.splitlines():
-        if skipping is None:
-            for begin, end, note in _REGIONS:
-                if begin in line:
-                    skipping = end
-                    if note is not None:
-                        indent = line[:len(line) - len(line.lstrip())]
-                        out.append(indent + note)
-                    break
-            else:
-                if not any(end in line for _, end, _ in _REGIONS):
-                    out.append(line)
-        elif skipping in line:
-            skipping = None
-    return "\n".join(out)
+    return markers.strip(source, {markers.HIDDEN_TESTS: HIDDEN_NOTE})
 
 
 def _clip(text: str, limit: int) -> str:
@@ -279,21 +262,7 @@ class FeedbackError(RuntimeError):
 def secret_lines(source_cells) -> set[str]:
     """Lines of the hidden-test and mark-scheme regions of a notebook's source cells (from
     the gradebook) that appear nowhere in the visible parts: what a page must not show."""
-    hidden, visible = set(), set()
-    for cell in source_cells:
-        inside = None
-        for line in (cell.source or "").splitlines():
-            text = line.strip()
-            if inside is None:
-                if "BEGIN HIDDEN TESTS" in text or "BEGIN MARK SCHEME" in text:
-                    inside = "END HIDDEN TESTS" if "HIDDEN" in text else "END MARK SCHEME"
-                elif "BEGIN SOLUTION" not in text and "END SOLUTION" not in text:
-                    visible.add(text)
-            elif inside in text:
-                inside = None
-            elif len(text) >= 8:
-                hidden.add(text)
-    return hidden - visible
+    return markers.secret_lines(cell.source for cell in source_cells)
 
 
 def check_view(view: NotebookView, secrets: set[str]) -> list[str]:

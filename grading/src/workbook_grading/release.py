@@ -11,11 +11,11 @@ from pathlib import Path
 
 import nbformat
 
+from workbook_grading import markers
 from workbook_grading.config import course_config, prepare_gradebook, repo_root
 
 # Text that must never reach a student.
-FORBIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS",
-                     "END HIDDEN TESTS", "BEGIN MARK SCHEME", "END MARK SCHEME")
+FORBIDDEN_MARKERS = markers.ALL_MARKERS
 
 
 class ReleaseError(RuntimeError):
