@@ -43,15 +43,14 @@ from workbook_grading import sandbox
 from workbook_grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
 from workbook_grading.launcher import KERNEL_THREADS_ENV, kernel_env
 from workbook_grading.limits import RUN_NOTES, Limits, nbgrader_classes
+from workbook_grading.status import Status
 
 # In the detail of every notebook graded with --unsandboxed (the report says so on top).
 UNSANDBOXED_NOTE = ("graded WITHOUT the sandbox (--unsandboxed): the student's code ran with "
                     "the grader's rights")
-STATUSES = ("ok", "timeout", "kernel-died", "mismatch", "invalid-notebook", "missing", "late",
-            "error")
+STATUSES = tuple(Status)
 # which status a notebook shows when several apply (worst first)
-_SEVERITY = ("error", "invalid-notebook", "missing", "mismatch", "kernel-died", "timeout", "late",
-             "ok")
+
 
 
 class GradingError(RuntimeError):
@@ -336,7 +335,7 @@ def grade_submission(task: dict, spec: dict) -> dict:
     root, db_url, api = _scratch_course(spec, limits)
     assignment, student = task["assignment"], task["student"]
     known = [nb["name"] for nb in spec["notebooks"]]
-    notebooks = {name: {"status": "ok", "problems": [], "grades": {}, "comments": {},
+    notebooks = {name: {"status": Status.OK, "problems": [], "grades": {}, "comments": {},
                         "late_penalty": None, "autograded": None} for name in known}
 
     sub_dir = root / "grading" / "submitted" / student / assignment
@@ -352,15 +351,15 @@ def grade_submission(task: dict, spec: dict) -> dict:
             continue
         why = _valid_notebook(data)
         if why:
-            notebooks[stem]["status"] = "invalid-notebook"
+            notebooks[stem]["status"] = Status.INVALID
             notebooks[stem]["problems"].append(f"{fname} cannot be read: {why}")
             continue
         (sub_dir / fname).write_bytes(data)
     if task.get("timestamp"):
         (sub_dir / "timestamp.txt").write_text(task["timestamp"] + "\n")
     for name, nb in notebooks.items():
-        if nb["status"] == "ok" and not (sub_dir / f"{name}.ipynb").exists():
-            nb["status"] = "missing"
+        if nb["status"] == Status.OK and not (sub_dir / f"{name}.ipynb").exists():
+            nb["status"] = Status.MISSING
             nb["problems"].append(f"no {name}.ipynb was submitted")
 
     RUN_NOTES.clear()
@@ -380,18 +379,18 @@ def grade_submission(task: dict, spec: dict) -> dict:
             if not limits.sandbox:
                 nb["problems"].append(UNSANDBOXED_NOTE)
             notes = RUN_NOTES.get(name)
-            if notes and nb["status"] == "ok":
+            if notes and nb["status"] == Status.OK:
                 nb["status"] = notes["status"]
             if notes:
                 nb["problems"].extend(notes["problems"])
-            if error and nb["status"] == "ok":
-                nb["status"] = "error"
+            if error and nb["status"] == Status.OK:
+                nb["status"] = Status.ERROR
                 nb["problems"].append("nbgrader failed: " + error)
             try:
                 sn = gb.find_submission_notebook(name, assignment, student)
             except MissingEntry:
                 continue
-            graded_by_nbgrader = nb["status"] not in ("missing", "invalid-notebook", "error")
+            graded_by_nbgrader = Status(nb["status"]).ran
             for g in sn.grades:
                 if graded_by_nbgrader:
                     nb["grades"][g.name] = {"auto_score": g.auto_score,
@@ -411,7 +410,7 @@ def grade_submission(task: dict, spec: dict) -> dict:
             pass
     for spec_nb in spec["notebooks"]:
         nb = notebooks[spec_nb["name"]]
-        if nb["status"] in ("ok", "timeout", "kernel-died") and task.get("verify_seed"):
+        if Status(nb["status"]).ran and task.get("verify_seed"):
             _verify(spec, spec_nb, sub_dir / f"{spec_nb['name']}.ipynb", nb,
                     task["verify_seed"], limits)
     shutil.rmtree(sub_dir, ignore_errors=True)
@@ -462,8 +461,8 @@ def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: dict, seed: int,
                                   f"point(s), not counted) but not when re-run outside it on "
                                   f"new inputs: {reason}")
             grade["auto_score"] = 0.0
-            if nb["status"] == "ok":
-                nb["status"] = "mismatch"
+            if nb["status"] == Status.OK:
+                nb["status"] = Status.MISMATCH
         elif verdict.delegated:
             nb["problems"].append(f"{cell}: {reason}")
     if failed and nb["autograded"] is not None:
@@ -575,9 +574,9 @@ class Recorder:
             if nb["late_penalty"] is not None:
                 sn.late_submission_penalty = nb["late_penalty"]
             status = nb["status"]
-            if status == "ok" and late:
-                status = "late"
-            sn.flagged = status not in ("ok", "late")
+            if status == Status.OK and late:
+                status = Status.LATE
+            sn.flagged = Status(status).flagged
             statuses[name] = status
             gb.db.execute(STATE.insert().values(
                 assignment=assignment, student=student, notebook=name,
@@ -619,7 +618,7 @@ def _failed_result(task: dict, spec: dict, err: BaseException) -> dict:
     for nb in spec["notebooks"]:
         grades = {c["name"]: {"auto_score": 0.0, "needs_manual_grade": False}
                   for c in nb["grade_cells"] if c["cell_type"] == "code"}
-        notebooks[nb["name"]] = {"status": "error", "problems": [why], "grades": grades,
+        notebooks[nb["name"]] = {"status": Status.ERROR, "problems": [why], "grades": grades,
                                  "comments": {}, "late_penalty": None, "autograded": None}
     return {"assignment": task["assignment"], "student": task["student"], "hash": task["hash"],
             "timestamp": task.get("timestamp"), "notebooks": notebooks, "extra_files": [],
@@ -828,7 +827,7 @@ def _summarise(summary: Summary, task: dict, result: dict,
     summary.graded += 1
     for name, status in statuses.items():
         summary.statuses[status] += 1
-        if status != "ok":
+        if status != Status.OK:
             detail = "; ".join(result["notebooks"][name]["problems"][:3])
             summary.problems.append(f"{task['student']} {task['assignment']}/{name}: {status}"
                                     + (f" -- {detail}" if detail else ""))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from workbook_grading.autograde import STATE, quiet_warnings
 from workbook_grading.config import COURSE_ID, course_config, repo_root
+from workbook_grading.status import Status
 
 FIXED = ["student", "assignment", "notebook", "status", "score", "max_score"]
 TRAILING = ["needs_manual_grade", "late_penalty", "detail"]
@@ -47,7 +48,7 @@ def rows(db_url: str, assignments: list[str] | None = None) -> tuple[list[str], 
                     try:
                         sn = gb.find_submission_notebook(nb.name, a.name, student)
                     except MissingEntry:
-                        out.append({**row, "status": "missing", "score": 0,
+                        out.append({**row, "status": Status.MISSING, "score": 0,
                                     "needs_manual_grade": 0, "late_penalty": 0,
                                     "detail": "no submission"})
                         continue
@@ -63,7 +64,7 @@ def rows(db_url: str, assignments: list[str] | None = None) -> tuple[list[str], 
                         status, detail = rec.status, rec.detail or ""
                     else:
                         late = (sn.assignment.total_seconds_late or 0) > 0
-                        status, detail = ("late" if late else "ok"), ""
+                        status, detail = (Status.LATE if late else Status.OK), ""
                     out.append({**row, "status": status, "score": _num(total - penalty),
                                 "needs_manual_grade": manual, "late_penalty": _num(penalty),
                                 "detail": detail})

@@ -37,6 +37,7 @@ from pathlib import Path
 from workbook_grading import markers
 from workbook_grading.autograde import STATE, quiet_warnings
 from workbook_grading.config import COURSE_ID, course_config, repo_root
+from workbook_grading.status import Status
 
 MAX_MESSAGE = 2000       # characters of an exception message shown
 MAX_TEXT = 5000          # characters of a cell's text output shown
@@ -196,7 +197,7 @@ def render(view: NotebookView) -> str:
              f"<div>Score: <b>{_num(round(view.score, 4))} / {_num(view.max_score)}</b>"
              + (f" (late penalty {_num(view.late_penalty)})" if view.late_penalty else "")
              + "</div>"]
-    if view.status != "ok":
+    if view.status != Status.OK:
         parts.append(f"<div>Status: <span class='status'>{e(view.status)}</span></div>")
     if view.detail:
         parts.append(f"<pre>{e(view.detail)}</pre>")
@@ -303,10 +304,10 @@ def generate_feedback(assignments: list[str] | None = None, *, root: Path | None
                 for sn in sub.notebooks:
                     rec = state.get((a.name, student, sn.name))
                     status = rec.status if rec is not None else (
-                        "late" if (sub.total_seconds_late or 0) > 0 else "ok")
+                        Status.LATE if (sub.total_seconds_late or 0) > 0 else Status.OK)
                     detail = _short_detail(rec.detail if rec is not None else "")
                     path = root / "grading" / "autograded" / student / a.name / f"{sn.name}.ipynb"
-                    graded = status not in ("missing", "invalid-notebook", "error")
+                    graded = Status(status).ran
                     view = notebook_view(gb, sn, path if graded else None, status, detail)
                     if sn.notebook.id not in secrets:
                         secrets[sn.notebook.id] = secret_lines(sn.notebook.source_cells)

@@ -22,8 +22,9 @@ from pathlib import Path
 from workbook_grading.autograde import STATE, UNSANDBOXED_NOTE, quiet_warnings
 from workbook_grading.config import COURSE_ID, course_config, repo_root
 from workbook_grading.export import rows as export_rows
+from workbook_grading.status import NOT_RUN, Status
 
-NOT_GRADED = ("missing", "invalid-notebook", "error")
+NOT_GRADED = NOT_RUN
 
 
 def gather(db_url: str) -> dict:
@@ -42,7 +43,7 @@ def gather(db_url: str) -> dict:
                 cells[(a.name, nb.name)] = [(c.name, c.max_score) for c in nb.grade_cells
                                             if c.cell_type == "code"]
         for r in gb.db.execute(STATE.select()):
-            if r.seconds is not None and r.status != "error":
+            if r.seconds is not None and r.status != Status.ERROR:
                 timing[(r.assignment, r.student)] = r.seconds
     scores: dict[str, list[float]] = defaultdict(list)
     for r in submitted:
@@ -62,7 +63,7 @@ def gather(db_url: str) -> dict:
                                   "rate": passed / len(got)})
     pass_rate.sort(key=lambda p: (p["rate"], p["assignment"], p["cell"]))
     flagged = [{k: r[k] for k in ("student", "assignment", "notebook", "status", "detail")}
-               for r in submitted if r["status"] != "ok"]
+               for r in submitted if r["status"] != Status.OK]
     unsandboxed = sorted({(r["student"], r["assignment"]) for r in submitted
                           if UNSANDBOXED_NOTE in (r.get("detail") or "")})
     return {"scores": dict(scores), "pass_rate": pass_rate, "flagged": flagged,
