@@ -16,7 +16,7 @@ def test_report_page_and_plots(autograded, tmp_path):
     page = html.unescape((out / "index.html").read_text())
     for png in ("scores.png", "pass_rate.png", "grading_time.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
-        assert f"src='{png}'" in page
+        assert f'src="{png}"' in page
     flagged = [c for c in CASES if c.status != "ok"]
     assert f"Flagged submissions ({len(flagged)})" in page
     for case in flagged:

@@ -28,13 +28,12 @@ student could forge: the cells that count come from the gradebook.
 from __future__ import annotations
 
 import base64
-import html
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbook_grading import markers
+from workbook_grading import markers, templates
 from workbook_grading.autograde import STATE, quiet_warnings
 from workbook_grading.config import COURSE_ID, course_config, repo_root
 from workbook_grading.status import Status
@@ -168,83 +167,36 @@ def notebook_view(gb, sn, path: Path | None, status: str, detail: str) -> Notebo
 
 # ---------------------------------------------------------------------------- HTML
 
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.5em} .summary{background:#f4f6fa;padding:.8em 1em;border-radius:6px}
-.cell{margin:1em 0} pre{background:#f7f7f7;padding:.6em;overflow-x:auto;white-space:pre-wrap;
-border-radius:4px;font-size:.88em} .out pre{background:#fff;border-left:3px solid #ccc}
-.test{border:1px solid #ddd;border-radius:6px;padding:.2em .8em}
-.passed{border-left:6px solid #2a9d4b} .failed{border-left:6px solid #d33}
-.partial{border-left:6px solid #e9a400} .manual{border-left:6px solid #888}
-.badge{font-weight:bold} .msg{color:#a00;white-space:pre-wrap} .status{font-weight:bold}
-img{max-width:100%} .comment{background:#fffbe6;padding:.4em .8em}
-"""
-
-
 def _num(x) -> str:
     return "" if x is None else (f"{x:g}" if isinstance(x, (int, float)) else str(x))
 
 
+_LABELS = {"passed": "passed", "partial": "partly passed", "failed": "failed",
+           "manual": "awaiting manual grading"}
+
+
+def _label(c: CellView) -> str:
+    return "graded" if c.kind == "task" and c.result != "manual" else _LABELS[c.result]
+
+
 def render(view: NotebookView) -> str:
-    e = html.escape
+    """The page of ``view``: templates/feedback.html.j2, everything HTML-escaped (markdown
+    rendered escaped by mistune; images only as validated base64 PNG)."""
+    from markupsafe import Markup
+
     md = _markdown()
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
-             f"<title>{e(view.assignment)}/{e(view.notebook)} -- {e(view.student)}</title>"
-             f"<style>{CSS}</style></head><body>",
-             f"<h1>{e(view.assignment)} / {e(view.notebook)}</h1>",
-             "<div class='summary'>",
-             f"<div>Student: <b>{e(view.student)}</b></div>",
-             f"<div>Score: <b>{_num(round(view.score, 4))} / {_num(view.max_score)}</b>"
-             + (f" (late penalty {_num(view.late_penalty)})" if view.late_penalty else "")
-             + "</div>"]
-    if view.status != Status.OK:
-        parts.append(f"<div>Status: <span class='status'>{e(view.status)}</span></div>")
-    if view.detail:
-        parts.append(f"<pre>{e(view.detail)}</pre>")
-    manual = [c for c in view.cells if c.result == "manual"]
-    if manual:
-        parts.append(f"<div>{len(manual)} written answer(s) await manual grading.</div>")
-    parts.append("</div>")
-    for c in view.cells:
-        if c.kind == "markdown":
-            parts.append(f"<div class='cell md'>{md(c.source)}</div>")
-        elif c.kind == "code":
-            parts.append(f"<div class='cell code'><pre>{e(c.source)}</pre>{_render_outputs(c)}</div>")
-        else:
-            label = {"passed": "passed", "partial": "partly passed", "failed": "failed",
-                     "manual": "awaiting manual grading"}[c.result]
-            if c.kind == "task" and c.result != "manual":
-                label = "graded"
-            pts = (f"{_num(c.score)} / {_num(c.max_score)} points" if c.score is not None
-                   else f"{_num(c.max_score)} points")
-            body = md(c.source) if c.kind == "task" else (
-                f"<pre>{e(c.source)}</pre>" if c.source else "")
-            parts.append(f"<div class='cell test {c.result}' id='{e(c.grade_id or '')}'>"
-                         f"<p><span class='badge'>{e(c.grade_id or '')}: {e(label)}</span> "
-                         f"-- {pts}</p>{body}")
-            if c.message:
-                parts.append(f"<pre class='msg'>{e(c.message)}</pre>")
-            if c.comment:
-                parts.append(f"<div class='comment'>Comment: {e(c.comment)}</div>")
-            parts.append("</div>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    for c in view.cells:  # only valid base64 reaches an <img>
+        c.outputs = [(k, v) for k, v in c.outputs if k != "png" or _is_base64(v)]
+    return templates.render("feedback.html.j2", view=view, num=_num, label=_label,
+                            markdown=lambda text: Markup(md(text))) + "\n"
 
 
-def _render_outputs(c: CellView) -> str:
-    out = []
-    for kind, value in c.outputs:
-        if kind == "text":
-            out.append(f"<pre>{html.escape(value)}</pre>")
-        elif kind == "png":
-            try:
-                base64.b64decode(value, validate=True)
-            except ValueError:
-                continue
-            out.append(f"<img alt='plot' src='data:image/png;base64,{value}'>")
-        elif kind == "error":
-            out.append(f"<pre class='msg'>{html.escape(value)}</pre>")
-    return f"<div class='out'>{''.join(out)}</div>" if out else ""
+def _is_base64(value: str) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        return False
+    return True
 
 
 def _markdown():

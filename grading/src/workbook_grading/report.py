@@ -13,12 +13,12 @@ plots are drawn with matplotlib's Agg backend (no display needed).
 
 from __future__ import annotations
 
-import html
 import os
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from workbook_grading import templates
 from workbook_grading.autograde import STATE, UNSANDBOXED_NOTE, quiet_warnings
 from workbook_grading.config import COURSE_ID, course_config, repo_root
 from workbook_grading.export import rows as export_rows
@@ -120,64 +120,18 @@ def _plots(data: dict, out: Path) -> list[str]:
 
 
 def render(data: dict, images: list[str]) -> str:
-    e = html.escape
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grading report</title>",
-             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
-             "padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-             "padding:.25em .6em;text-align:left;vertical-align:top}pre{margin:0;"
-             "white-space:pre-wrap;font-size:.85em}img{max-width:100%}</style></head><body>",
-             "<h1>Grading report</h1>"]
-    if data.get("unsandboxed"):
-        who = ", ".join(f"{st} ({a})" for st, a in data["unsandboxed"][:20])
-        more = len(data["unsandboxed"]) - 20
-        parts.append("<p style='background:#fdd;border:2px solid #c00;padding:.6em'>"
-                     f"<b>{len(data['unsandboxed'])} submission(s) were graded WITHOUT the "
-                     "sandbox</b> (<code>workbook autograde --unsandboxed</code>): their code "
-                     "ran with the grader's rights and could have read the solutions or "
-                     f"changed any grade. {e(who)}{f' and {more} more' if more > 0 else ''}. "
-                     "Regrade them sandboxed (<code>--force</code>) before trusting these "
-                     "grades.</p>")
-    parts += ["<h2>Scores per notebook</h2>",
-             "<table><tr><th>notebook</th><th>submissions</th><th>mean %</th>"
-             "<th>median %</th><th>full marks</th></tr>"]
-    for name, values in sorted(data["scores"].items()):
-        parts.append(f"<tr><td>{e(name)}</td><td>{len(values)}</td>"
-                     f"<td>{statistics.mean(values):.1f}</td>"
-                     f"<td>{statistics.median(values):.1f}</td>"
-                     f"<td>{sum(v >= 100 - 1e-9 for v in values)}</td></tr>")
-    parts.append("</table>")
-    if "scores.png" in images:
-        parts.append("<p><img src='scores.png' alt='score distribution per notebook'></p>")
-    parts.append("<h2>Pass rate per test (hardest first)</h2>")
-    if "pass_rate.png" in images:
-        parts.append("<p><img src='pass_rate.png' alt='pass rate per test cell'></p>")
-    parts.append("<table><tr><th>test</th><th>full points</th><th>graded</th></tr>")
-    for p in data["pass_rate"]:
-        parts.append(f"<tr><td>{e(p['assignment'])}/{e(p['notebook'])}: {e(p['cell'])}</td>"
-                     f"<td>{p['passed']} ({100 * p['rate']:.0f}%)</td><td>{p['graded']}</td></tr>")
-    parts.append("</table><h2>Grading time per submission</h2>")
-    timing = list(data["timing"].values())
-    if timing:
-        parts.append(f"<p>{len(timing)} submission(s): median {statistics.median(timing):.1f} s,"
-                     f" max {max(timing):.1f} s, total {sum(timing):.0f} s of worker time.</p>")
-    if "grading_time.png" in images:
-        parts.append("<p><img src='grading_time.png' alt='grading time per submission'></p>")
-    parts.append(f"<h2>Flagged submissions ({len(data['flagged'])})</h2>")
-    if data["flagged"]:
-        parts.append("<table><tr><th>student</th><th>notebook</th><th>status</th>"
-                     "<th>reason</th></tr>")
-        for f in sorted(data["flagged"], key=lambda f: (f["status"], f["student"])):
-            detail = f["detail"] or ""
-            if len(detail) > 1500:
-                detail = detail[:1500] + " ..."
-            parts.append(f"<tr><td>{e(f['student'])}</td><td>{e(f['assignment'])}/"
-                         f"{e(f['notebook'])}</td><td>{e(f['status'])}</td>"
-                         f"<td><pre>{e(detail)}</pre></td></tr>")
-        parts.append("</table>")
-    else:
-        parts.append("<p>None.</p>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    """``index.html`` (templates/report.html.j2, autoescaped) for ``gather``'s data."""
+    score_rows = [{"name": name, "n": len(v), "mean": statistics.mean(v),
+                   "median": statistics.median(v), "full": sum(x >= 100 - 1e-9 for x in v)}
+                  for name, v in sorted(data["scores"].items())]
+    times = list(data["timing"].values())
+    timing = ({"n": len(times), "median": statistics.median(times), "max": max(times),
+               "total": sum(times)} if times else None)
+    flagged = [dict(f, detail=f["detail"] or "")
+               for f in sorted(data["flagged"], key=lambda f: (f["status"], f["student"]))]
+    return templates.render("report.html.j2", images=images, score_rows=score_rows,
+                            pass_rate=data["pass_rate"], timing=timing, flagged=flagged,
+                            unsandboxed=data.get("unsandboxed", [])) + "\n"
 
 
 def report(*, root: Path | None = None, db_url: str | None = None,
