@@ -117,19 +117,16 @@ def writer_rate(root: Path, assignment: str, n: int) -> tuple[float, float]:
     """The command's one gradebook writer alone: (ms of CPU per result, results per
     second) for ``n`` full-mark results of distinct students, into a fresh gradebook."""
     from workbook_grading.autograde import Recorder, assignment_spec
+    from workbook_grading.results import Grade, NotebookResult, SubmissionResult
 
     url = fresh_db(root, "writer.db")
     spec = assignment_spec(root, url, assignment)
     autograded = next((root / "grading" / "submitted").glob(f"*/{assignment}/*.ipynb"))
-    notebooks = {nb["name"]: {
-        "status": "ok", "problems": [], "comments": {}, "late_penalty": None,
-        "autograded": autograded.read_bytes(),
-        "grades": {c["name"]: {"auto_score": c["max_score"] if c["cell_type"] == "code"
-                               else None, "needs_manual_grade": c["cell_type"] != "code"}
-                   for c in nb["grade_cells"]}} for nb in spec["notebooks"]}
-    results = [{"assignment": assignment, "student": f"w{i:04d}", "hash": f"{i}",
-                "timestamp": None, "notebooks": notebooks, "extra_files": [],
-                "seconds": 0.0, "worker": None} for i in range(n)]  # built before the clock
+    notebooks = {nb["name"]: NotebookResult(autograded=autograded.read_bytes(), grades={
+        c["name"]: Grade(c["max_score"], False) if c["cell_type"] == "code" else Grade(None, True)
+        for c in nb["grade_cells"]}) for nb in spec["notebooks"]}
+    results = [SubmissionResult(assignment, f"w{i:04d}", f"{i}", None, notebooks)
+               for i in range(n)]  # built before the clock
     recorder = Recorder(root, url)
     try:
         cpu, wall = time.process_time(), time.perf_counter()

@@ -13,6 +13,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from tiny_course import ASSIGNMENT, NOTEBOOK, db_url, released_course, scores, state
 from workbook_grading.autograde import Recorder
+from workbook_grading.results import Grade, NotebookResult, SubmissionResult
 from workbook_grading.config import COURSE_ID, alembic_head, prepare_gradebook
 
 
@@ -49,14 +50,10 @@ def test_a_gradebook_with_tables_is_left_alone(tmp_path):
 
 def result(student, add=2.0, notebook=NOTEBOOK):
     """What a worker hands back for ``student``: test-add scored ``add``, test-double 1."""
-    grades = {"test-add": add, "test-double": 1.0}
-    return {"assignment": ASSIGNMENT, "student": student, "hash": f"h-{student}",
-            "timestamp": None, "extra_files": [], "seconds": 0.5, "worker": 1,
-            "notebooks": {notebook: {
-                "status": "ok", "problems": [], "comments": {}, "late_penalty": None,
-                "autograded": b"{}",
-                "grades": {k: {"auto_score": v, "needs_manual_grade": False}
-                           for k, v in grades.items()}}}}
+    grades = {"test-add": Grade(add), "test-double": Grade(1.0)}
+    return SubmissionResult(ASSIGNMENT, student, f"h-{student}", None,
+                            {notebook: NotebookResult(grades=grades, autograded=b"{}")},
+                            seconds=0.5, worker=1)
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from workbook_grading import sandbox
 from workbook_grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
 from workbook_grading.launcher import KERNEL_THREADS_ENV, kernel_env
 from workbook_grading.limits import RUN_NOTES, Limits, nbgrader_classes
+from workbook_grading.results import Grade, NotebookResult, SubmissionResult
 from workbook_grading.status import Status
 
 # In the detail of every notebook graded with --unsandboxed (the report says so on top).
@@ -322,7 +323,7 @@ def quiet_warnings() -> None:
     warnings.filterwarnings("ignore", module="nbformat")
 
 
-def grade_submission(task: dict, spec: dict) -> dict:
+def grade_submission(task: dict, spec: dict) -> SubmissionResult:
     """Grade one student's submission of one assignment (runs on a Dask worker)."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -335,8 +336,7 @@ def grade_submission(task: dict, spec: dict) -> dict:
     root, db_url, api = _scratch_course(spec, limits)
     assignment, student = task["assignment"], task["student"]
     known = [nb["name"] for nb in spec["notebooks"]]
-    notebooks = {name: {"status": Status.OK, "problems": [], "grades": {}, "comments": {},
-                        "late_penalty": None, "autograded": None} for name in known}
+    notebooks = {name: NotebookResult() for name in known}
 
     sub_dir = root / "grading" / "submitted" / student / assignment
     out_dir = root / "grading" / "autograded" / student / assignment
@@ -351,16 +351,16 @@ def grade_submission(task: dict, spec: dict) -> dict:
             continue
         why = _valid_notebook(data)
         if why:
-            notebooks[stem]["status"] = Status.INVALID
-            notebooks[stem]["problems"].append(f"{fname} cannot be read: {why}")
+            notebooks[stem].status = Status.INVALID
+            notebooks[stem].problems.append(f"{fname} cannot be read: {why}")
             continue
         (sub_dir / fname).write_bytes(data)
     if task.get("timestamp"):
         (sub_dir / "timestamp.txt").write_text(task["timestamp"] + "\n")
     for name, nb in notebooks.items():
-        if nb["status"] == Status.OK and not (sub_dir / f"{name}.ipynb").exists():
-            nb["status"] = Status.MISSING
-            nb["problems"].append(f"no {name}.ipynb was submitted")
+        if nb.status == Status.OK and not (sub_dir / f"{name}.ipynb").exists():
+            nb.status = Status.MISSING
+            nb.problems.append(f"no {name}.ipynb was submitted")
 
     RUN_NOTES.clear()
     error = None
@@ -377,53 +377,49 @@ def grade_submission(task: dict, spec: dict) -> dict:
     with Gradebook(db_url, COURSE_ID) as gb:
         for name, nb in notebooks.items():
             if not limits.sandbox:
-                nb["problems"].append(UNSANDBOXED_NOTE)
+                nb.problems.append(UNSANDBOXED_NOTE)
             notes = RUN_NOTES.get(name)
-            if notes and nb["status"] == Status.OK:
-                nb["status"] = notes["status"]
+            if notes and nb.status == Status.OK:
+                nb.status = Status(notes["status"])
             if notes:
-                nb["problems"].extend(notes["problems"])
-            if error and nb["status"] == Status.OK:
-                nb["status"] = Status.ERROR
-                nb["problems"].append("nbgrader failed: " + error)
+                nb.problems.extend(notes["problems"])
+            if error and nb.status == Status.OK:
+                nb.status = Status.ERROR
+                nb.problems.append("nbgrader failed: " + error)
             try:
                 sn = gb.find_submission_notebook(name, assignment, student)
             except MissingEntry:
                 continue
-            graded_by_nbgrader = Status(nb["status"]).ran
             for g in sn.grades:
-                if graded_by_nbgrader:
-                    nb["grades"][g.name] = {"auto_score": g.auto_score,
-                                            "needs_manual_grade": g.needs_manual_grade}
+                if nb.status.ran:
+                    nb.grades[g.name] = Grade(g.auto_score, g.needs_manual_grade)
                 else:  # nothing to grade: code cells score 0; written answers stay manual
                     manual = g.cell_type == "markdown"
-                    nb["grades"][g.name] = {"auto_score": None if manual else 0.0,
-                                            "needs_manual_grade": manual}
-            nb["comments"] = {c.name: c.auto_comment for c in sn.comments}
-            nb["late_penalty"] = sn.late_submission_penalty
+                    nb.grades[g.name] = Grade(None if manual else 0.0, manual)
+            nb.comments = {c.name: c.auto_comment for c in sn.comments}
+            nb.late_penalty = sn.late_submission_penalty
             path = out_dir / f"{name}.ipynb"
-            if graded_by_nbgrader and path.is_file():
-                nb["autograded"] = path.read_bytes()
+            if nb.status.ran and path.is_file():
+                nb.autograded = path.read_bytes()
         try:
             gb.remove_submission(assignment, student)  # keep the scratch gradebook small
         except MissingEntry:
             pass
     for spec_nb in spec["notebooks"]:
         nb = notebooks[spec_nb["name"]]
-        if Status(nb["status"]).ran and task.get("verify_seed"):
+        if nb.status.ran and task.get("verify_seed"):
             _verify(spec, spec_nb, sub_dir / f"{spec_nb['name']}.ipynb", nb,
                     task["verify_seed"], limits)
     shutil.rmtree(sub_dir, ignore_errors=True)
     shutil.rmtree(out_dir, ignore_errors=True)
     if task.get("watch_parent"):  # our own worker process (not another cluster's)
         _freeze_once()
-    return {"assignment": assignment, "student": student, "hash": task["hash"],
-            "timestamp": task.get("timestamp"), "notebooks": notebooks,
-            "extra_files": extra, "seconds": time.perf_counter() - start,
-            "worker": os.getpid()}
+    return SubmissionResult(assignment, student, task["hash"], task.get("timestamp"), notebooks,
+                            extra_files=extra, seconds=time.perf_counter() - start,
+                            worker=os.getpid())
 
 
-def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: dict, seed: int,
+def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: NotebookResult, seed: int,
             limits: Limits) -> None:
     """Check the notebook's answers outside the student's kernel (verify.py): a graded
     cell whose verification fails scores 0, and the notebook is a ``mismatch`` when it
@@ -450,23 +446,23 @@ def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: dict, seed: int,
                              use_sandbox=limits.sandbox, env=kernel_env(os.environ))
     failed = {}
     for cell, verdict in verdicts.items():
-        grade = nb["grades"].get(cell)
+        grade = nb.grades.get(cell)
         if verdict.passed or grade is None:
             continue
         reason = ("it calls the course library's reference answer to this exercise"
                   if verdict.delegated else verdict.reason)
         failed[cell] = reason
-        if (grade["auto_score"] or 0) > 0:
-            nb["problems"].append(f"{cell}: passed in the notebook ({grade['auto_score']:g} "
-                                  f"point(s), not counted) but not when re-run outside it on "
-                                  f"new inputs: {reason}")
-            grade["auto_score"] = 0.0
-            if nb["status"] == Status.OK:
-                nb["status"] = Status.MISMATCH
+        if (grade.auto_score or 0) > 0:
+            nb.problems.append(f"{cell}: passed in the notebook ({grade.auto_score:g} "
+                              f"point(s), not counted) but not when re-run outside it on "
+                              f"new inputs: {reason}")
+            grade.auto_score = 0.0
+            if nb.status == Status.OK:
+                nb.status = Status.MISMATCH
         elif verdict.delegated:
-            nb["problems"].append(f"{cell}: {reason}")
-    if failed and nb["autograded"] is not None:
-        graded = nbformat.reads(nb["autograded"].decode("utf-8"), as_version=4)
+            nb.problems.append(f"{cell}: {reason}")
+    if failed and nb.autograded is not None:
+        graded = nbformat.reads(nb.autograded.decode("utf-8"), as_version=4)
         for c in graded.cells:
             reason = failed.get(c.metadata.get("nbgrader", {}).get("grade_id"))
             if reason and not any(o.get("output_type") == "error" for o in c.get("outputs", [])):
@@ -474,7 +470,7 @@ def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: dict, seed: int,
                     "error", ename="VerificationFailed",
                     evalue=f"re-run outside the notebook on new inputs: {reason}",
                     traceback=[f"VerificationFailed: {reason}"]))
-        nb["autograded"] = nbformat.writes(graded).encode("utf-8")
+        nb.autograded = nbformat.writes(graded).encode("utf-8")
 
 
 # --------------------------------------------------------------------- client side
@@ -506,17 +502,18 @@ class Recorder:
             out.setdefault((r.assignment, r.student), set()).add(r.submission_hash)
         return out
 
-    def record(self, result: dict) -> dict[str, str]:
+    def record(self, result: SubmissionResult) -> dict[str, Status]:
         """Write ``result``; return {notebook: final status}, or raise why it could not be."""
         (statuses,) = self.record_batch([result])
         if isinstance(statuses, Exception):
             raise statuses
         return statuses
 
-    def record_batch(self, results: list[dict]) -> list[dict[str, str] | Exception]:
+    def record_batch(self, results: list[SubmissionResult]
+                     ) -> list[dict[str, Status] | Exception]:
         """Write each of ``results``; for each, its {notebook: status}, or the exception
         that kept it from being written (it was rolled back)."""
-        out: list[dict[str, str] | Exception] = []
+        out: list[dict[str, Status] | Exception] = []
         for result in results:
             try:
                 statuses = self._write(result)
@@ -528,28 +525,28 @@ class Recorder:
                 out.append(statuses)
         return out
 
-    def _write(self, result: dict) -> dict[str, str]:
+    def _write(self, result: SubmissionResult) -> dict[str, Status]:
         from nbgrader.utils import parse_utc
         from sqlalchemy import and_
 
         gb = self.gb
-        assignment, student = result["assignment"], result["student"]
+        assignment, student = result.assignment, result.student
         # 1. the autograded notebooks (atomic replace; a re-run simply rewrites them)
         out_dir = self.root / "grading" / "autograded" / student / assignment
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name, nb in result["notebooks"].items():
+        for name, nb in result.notebooks.items():
             target = out_dir / f"{name}.ipynb"
-            if nb["autograded"] is not None:
+            if nb.autograded is not None:
                 tmp = target.with_suffix(".ipynb.tmp")
-                tmp.write_bytes(nb["autograded"])
+                tmp.write_bytes(nb.autograded)
                 os.replace(tmp, target)
             elif target.exists():
                 target.unlink()
-        if result.get("timestamp"):
-            (out_dir / "timestamp.txt").write_text(result["timestamp"] + "\n")
+        if result.timestamp:
+            (out_dir / "timestamp.txt").write_text(result.timestamp + "\n")
 
         # 2. grades and state, in the caller's transaction
-        timestamp = parse_utc(result["timestamp"]) if result.get("timestamp") else None
+        timestamp = parse_utc(result.timestamp) if result.timestamp else None
         gb.update_or_create_student(student)
         kwargs = {"timestamp": timestamp} if timestamp else {}
         sub = gb.update_or_create_submission(assignment, student, **kwargs)
@@ -560,29 +557,29 @@ class Recorder:
             STATE.c.assignment == assignment, STATE.c.student == student)))}
         gb.db.execute(STATE.delete().where(and_(STATE.c.assignment == assignment,
                                                 STATE.c.student == student)))
-        for name, nb in result["notebooks"].items():
+        for name, nb in result.notebooks.items():
             sn = gb.find_submission_notebook(name, assignment, student)
             for g in sn.grades:
-                new = nb["grades"].get(g.name)
+                new = nb.grades.get(g.name)
                 if new is None:
                     continue
-                g.auto_score = new["auto_score"]
-                g.needs_manual_grade = new["needs_manual_grade"]
+                g.auto_score = new.auto_score
+                g.needs_manual_grade = new.needs_manual_grade
             for c in sn.comments:
-                if c.name in nb["comments"]:
-                    c.auto_comment = nb["comments"][c.name]
-            if nb["late_penalty"] is not None:
-                sn.late_submission_penalty = nb["late_penalty"]
-            status = nb["status"]
+                if c.name in nb.comments:
+                    c.auto_comment = nb.comments[c.name]
+            if nb.late_penalty is not None:
+                sn.late_submission_penalty = nb.late_penalty
+            status = Status(nb.status)
             if status == Status.OK and late:
                 status = Status.LATE
-            sn.flagged = Status(status).flagged
+            sn.flagged = status.flagged
             statuses[name] = status
             gb.db.execute(STATE.insert().values(
                 assignment=assignment, student=student, notebook=name,
-                submission_hash=result["hash"], status=status,
-                detail="\n".join(nb["problems"])[:20_000] or None,
-                seconds=result["seconds"], graded_at=now,
+                submission_hash=result.hash, status=str(status),
+                detail="\n".join(nb.problems)[:20_000] or None,
+                seconds=result.seconds, graded_at=now,
                 writes=previous.get(name, 0) + 1))
         return statuses
 
@@ -611,18 +608,14 @@ class Summary:
         return "\n".join(lines)
 
 
-def _failed_result(task: dict, spec: dict, err: BaseException) -> dict:
+def _failed_result(task: dict, spec: dict, err: BaseException) -> SubmissionResult:
     """The grader crashed on this submission (e.g. the worker died): zeros, status error."""
     why = f"the grader failed on this submission: {type(err).__name__}: {err}"
-    notebooks = {}
-    for nb in spec["notebooks"]:
-        grades = {c["name"]: {"auto_score": 0.0, "needs_manual_grade": False}
-                  for c in nb["grade_cells"] if c["cell_type"] == "code"}
-        notebooks[nb["name"]] = {"status": Status.ERROR, "problems": [why], "grades": grades,
-                                 "comments": {}, "late_penalty": None, "autograded": None}
-    return {"assignment": task["assignment"], "student": task["student"], "hash": task["hash"],
-            "timestamp": task.get("timestamp"), "notebooks": notebooks, "extra_files": [],
-            "seconds": 0.0, "worker": None}
+    notebooks = {nb["name"]: NotebookResult(Status.ERROR, [why], grades={
+                     c["name"]: Grade(0.0) for c in nb["grade_cells"] if c["cell_type"] == "code"})
+                 for nb in spec["notebooks"]}
+    return SubmissionResult(task["assignment"], task["student"], task["hash"],
+                            task.get("timestamp"), notebooks)
 
 
 def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
@@ -817,8 +810,8 @@ def _sandbox_problem() -> str | None:
     return None
 
 
-def _summarise(summary: Summary, task: dict, result: dict,
-               statuses: dict[str, str] | Exception) -> None:
+def _summarise(summary: Summary, task: dict, result: SubmissionResult,
+               statuses: dict[str, Status] | Exception) -> None:
     if isinstance(statuses, Exception):
         summary.problems.append(f"{task['student']} {task['assignment']}: graded, but the "
                                 f"result could not be recorded ({type(statuses).__name__}: "
@@ -828,9 +821,9 @@ def _summarise(summary: Summary, task: dict, result: dict,
     for name, status in statuses.items():
         summary.statuses[status] += 1
         if status != Status.OK:
-            detail = "; ".join(result["notebooks"][name]["problems"][:3])
+            detail = "; ".join(result.notebooks[name].problems[:3])
             summary.problems.append(f"{task['student']} {task['assignment']}/{name}: {status}"
                                     + (f" -- {detail}" if detail else ""))
-    for fname in result.get("extra_files", []):
+    for fname in result.extra_files:
         summary.problems.append(f"{task['student']} {task['assignment']}: "
                                 f"ignored unexpected notebook {fname}")
