@@ -23,6 +23,7 @@ Statuses per notebook: ``ok``, ``timeout``, ``kernel-died``, ``invalid-notebook`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -431,6 +432,12 @@ def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: NotebookResult, seed
     verifier = verify.verifier_for(spec["assignment"], spec_nb["name"])
     if verifier is None:
         return
+    # verification only takes points away: the cells that earned none need no second look
+    earned = {cell for cell, grade in nb.grades.items() if (grade.auto_score or 0) > 0}
+    verifier = dataclasses.replace(verifier, cells={
+        cell: build for cell, build in verifier.cells.items() if cell in earned})
+    if not verifier.cells:
+        return
     grade_ids = {c["name"] for c in spec_nb["grade_cells"]}
     answers = set(spec_nb["solution_cells"])
     release = {c["name"]: {"source": c["source"], "solution": c["name"] in answers,
@@ -452,15 +459,12 @@ def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: NotebookResult, seed
         reason = ("it calls the course library's reference answer to this exercise"
                   if verdict.delegated else verdict.reason)
         failed[cell] = reason
-        if (grade.auto_score or 0) > 0:
-            nb.problems.append(f"{cell}: passed in the notebook ({grade.auto_score:g} "
-                              f"point(s), not counted) but not when re-run outside it on "
-                              f"new inputs: {reason}")
-            grade.auto_score = 0.0
-            if nb.status == Status.OK:
-                nb.status = Status.MISMATCH
-        elif verdict.delegated:
-            nb.problems.append(f"{cell}: {reason}")
+        nb.problems.append(f"{cell}: passed in the notebook ({grade.auto_score:g} point(s), "
+                           f"not counted) but not when re-run outside it on new inputs: "
+                           f"{reason}")
+        grade.auto_score = 0.0
+        if nb.status == Status.OK:
+            nb.status = Status.MISMATCH
     if failed and nb.autograded is not None:
         graded = nbformat.reads(nb.autograded.decode("utf-8"), as_version=4)
         for c in graded.cells:
