@@ -52,6 +52,49 @@ class Fn(str):
     """A function argument by name (verify_runner.FUNCTIONS): ``Fn("tanh")``."""
 
 
+@dataclass(frozen=True)
+class FnOf:
+    """A function argument made in the runner by one of verify_runner.FACTORIES from plain
+    data: ``FnOf("weighted_sum", "tanh", w)`` is ``lambda v: float(np.sum(np.tanh(v) * w))``."""
+
+    factory: str
+    args: tuple = ()
+
+
+class Student(str):
+    """An argument that is the student's own function or class of that name, as defined
+    by the cells run (``Student("adam_step")``): for the runner's drivers (``Call.fn``
+    starting with ``@``, verify_runner.DRIVERS), e.g. ``p.call("@steps", Student(...),
+    ...)``."""
+
+
+@dataclass(frozen=True)
+class Rng:
+    """A fresh ``np.random.default_rng(seed)`` as an argument."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A torch tensor made in the runner from ``array`` (``torch.tensor(array,
+    dtype=torch.<dtype>)``; dtype None: the array's own), where torch is importable."""
+
+    array: Any
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class Module:
+    """A torch ``nn.Sequential`` built in the runner: ``layers`` are (name of a class of
+    ``torch.nn``, its positional arguments...), converted to ``dtype``, then given the
+    parameters ``state`` ({state_dict key: array}; the others keep torch's initialisation)."""
+
+    layers: tuple
+    state: dict = field(default_factory=dict)
+    dtype: str = "float64"
+
+
 @dataclass
 class Call:
     """One call of a student's function and the checks of what it returns: each check
@@ -88,7 +131,7 @@ class Call:
 
         def same(got, after):
             for i, (b, a) in enumerate(zip(before, after)):
-                if isinstance(b, np.ndarray) and b.dtype != object and not np.array_equal(
+                if isinstance(b, np.ndarray) and b.dtype.kind in "biufc" and not np.array_equal(
                         b, np.asarray(a), equal_nan=True):
                     raise AssertionError(f"{name}: argument {i + 1} was changed in place")
         return self.then(same)
@@ -184,6 +227,20 @@ def _parse(source: str) -> ast.AST | None:
         return None
 
 
+def without_magics(source: str) -> str:
+    """``source`` with IPython's magics and shell escapes (``%matplotlib inline``,
+    ``%%time``, ``!ls``) replaced by ``pass``: the runner is plain Python, no IPython."""
+    if not any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+        return source
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def cells_to_run(release: dict[str, dict], submission: list[dict]) -> list[str]:
     """The sources to execute, in the submission's order: the student's answer cells and
     the cells the student added, and the release's own read-only code cells (never the
@@ -194,13 +251,13 @@ def cells_to_run(release: dict[str, dict], submission: list[dict]) -> list[str]:
     for c in submission:
         ref = release.get(c.get("grade_id") or "")
         if ref is None:
-            chosen.append((c["source"], False))          # the student's own cell
+            chosen.append((without_magics(c["source"]), False))  # the student's own cell
         elif ref.get("grade"):
-            continue                                     # a test cell
+            continue                                             # a test cell
         elif ref.get("solution"):
-            chosen.append((c["source"], False))          # an answer
+            chosen.append((without_magics(c["source"]), False))  # an answer
         else:
-            chosen.append((ref["source"], True))         # the release's, not the copy
+            chosen.append((without_magics(ref["source"]), True))  # the release's, not the copy
     trees = [_parse(s) for s, _ in chosen]
     keep = [not read_only for _, read_only in chosen]
     needed: set[str] = set()
@@ -269,6 +326,18 @@ def stub_files(references: tuple[str, ...], folder: Path) -> list[tuple[Path, Pa
 def _encode(value, arrays: dict) -> Any:
     if isinstance(value, Fn):
         return {"fn": str(value)}
+    if isinstance(value, FnOf):
+        return {"fn_of": value.factory, "args": _encode(tuple(value.args), arrays)}
+    if isinstance(value, Student):
+        return {"student": str(value)}
+    if isinstance(value, Rng):
+        return {"rng": int(value.seed)}
+    if isinstance(value, Tensor):
+        return {"tensor": _encode(np.asarray(value.array), arrays), "dtype": value.dtype}
+    if isinstance(value, Module):
+        return {"module": [[str(layer[0]), _encode(tuple(layer[1:]), arrays)]
+                           for layer in value.layers],
+                "state": _encode(dict(value.state), arrays), "dtype": value.dtype}
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         key = f"i{len(arrays)}"
         arrays[key] = np.asarray(value)

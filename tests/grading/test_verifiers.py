@@ -1,0 +1,106 @@
+"""The notebooks' verifiers (workbook.grading.verifiers), without nbgrader: the solution
+notebook's answers pass every verified cell for a couple of secret seeds; the round trip's
+wrong answers fail the cells they fail in the notebook; an answer that calls its reference
+fails, flagged ``delegated``. Each verification runs in the sandbox, as when grading."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+
+import nbformat
+import pytest
+
+from helpers import ROOT, strip_solution_markers
+from workbook.grading import verify
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
+                                reason="bubblewrap is not installed (apt-get install bubblewrap)")
+
+# assignment -> (notebook, round-trip module, indices of its WRONG cases to check, delegation)
+# The delegation: (exercise cell, an answer importing the library's reference, test cell).
+NOTEBOOKS = {
+    "02_backprop": ("backprop", "test_roundtrip_02_backprop", None, (
+        "ex-affine-forward",
+        "from workbook.numpy_nn import affine_forward as _reference\n"
+        "def affine_forward(x, w, b):\n    return _reference(x, w, b)\n",
+        "test-affine-forward")),
+}
+SEEDS = [12345, 2**31 + 7]
+
+
+def _cells(assignment: str, notebook: str):
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{notebook}.ipynb", as_version=4)
+    release, submission, graded = {}, [], []
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        meta = c.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        source = strip_solution_markers(c.source)
+        if gid:
+            release[gid] = {"source": source, "solution": bool(meta.get("solution")),
+                            "grade": bool(meta.get("grade"))}
+            if meta.get("grade") and not meta.get("solution"):
+                graded.append(gid)
+        submission.append({"grade_id": gid, "source": source})
+    return release, submission, graded
+
+
+def _verifier(assignment: str, notebook: str) -> verify.Verifier:
+    v = verify.verifier_for(assignment, notebook)
+    assert v is not None, f"no verifier for {assignment}/{notebook}"
+    return v
+
+
+def _wrong_cases():
+    for assignment, (_, module, indices, _) in NOTEBOOKS.items():
+        wrong = importlib.import_module(module)
+        cls = next(v for k, v in vars(wrong).items() if k.startswith("Test"))
+        for i, case in enumerate(cls.WRONG):
+            if indices is None or i in indices:
+                yield pytest.param(assignment, case, id=f"{assignment}-{i}-{case.why[:40]}")
+
+
+def _substituted(submission, cell, code):
+    out = [dict(c, source=code) if c["grade_id"] == cell else c for c in submission]
+    assert out != submission, f"no cell {cell}"
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("assignment", list(NOTEBOOKS))
+def test_the_solution_passes_every_verified_cell(assignment, seed):
+    notebook = NOTEBOOKS[assignment][0]
+    verifier = _verifier(assignment, notebook)
+    release, submission, graded = _cells(assignment, notebook)
+    left_out = set(getattr(importlib.import_module(f"workbook.grading.verifiers.{notebook}"),
+                           "LEFT_OUT", {}))
+    assert set(verifier.cells) | left_out == set(graded), "every graded cell verified or left out"
+    assert not set(verifier.cells) & left_out
+    verdicts = verify.verify(verifier, release, submission, seed=seed)
+    failed = {c: v.reason for c, v in verdicts.items() if not v.passed}
+    assert not failed, failed
+    assert set(verdicts) == set(verifier.cells)
+
+
+@pytest.mark.parametrize(("assignment", "case"), list(_wrong_cases()))
+def test_a_wrong_answer_fails_its_cells(assignment, case):
+    notebook = NOTEBOOKS[assignment][0]
+    verifier = _verifier(assignment, notebook)
+    release, submission, _ = _cells(assignment, notebook)
+    verdicts = verify.verify(verifier, release, _substituted(submission, case.cell, case.code),
+                             seed=SEEDS[0])
+    passed = [c for c in case.fails if c in verdicts and verdicts[c].passed]
+    assert not passed, f"{case.why}: verification passed {passed}"
+    assert any(c in verdicts for c in case.fails), f"{case.fails} are not verified"
+
+
+@pytest.mark.parametrize("assignment", list(NOTEBOOKS))
+def test_an_answer_calling_its_reference_is_flagged(assignment):
+    notebook, _, _, (cell, code, test_cell) = NOTEBOOKS[assignment]
+    verifier = _verifier(assignment, notebook)
+    release, submission, _ = _cells(assignment, notebook)
+    verdict = verify.verify(verifier, release, _substituted(submission, cell, code),
+                            seed=SEEDS[1])[test_cell]
+    assert not verdict.passed and verdict.delegated, verdict
