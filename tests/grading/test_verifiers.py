@@ -32,6 +32,13 @@ NOTEBOOKS = {
         "from workbook.numpy_nn import mse as _reference\n"
         "def mse_loss(pred, target):\n    return _reference(pred, target)[0]\n",
         "test-mse")),
+    # a subset (all 28 failed as they should when last checked)
+    "08_attention": ("attention", "test_roundtrip_08_attention",
+                     {2, 5, 6, 10, 13, 15, 16, 20, 22, 23, 25, 27}, (
+        "ex-sinusoidal",
+        "from workbook.nn.attention import sinusoidal_positions as _reference\n"
+        "def sinusoidal_positions(T, d, base=10000.0):\n    return _reference(T, d, base=base)\n",
+        "test-sinusoidal")),
 }
 SEEDS = [12345, 2**31 + 7]
 
