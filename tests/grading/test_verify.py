@@ -148,3 +148,149 @@ def test_only_plain_data_crosses_back(tmp_path):
 
     verdict = verify.verify(v, release, submission, seed=1)["test-f"]
     assert not verdict.passed and "Sneaky" in verdict.reason
+
+
+def test_ipython_magics_are_dropped_from_the_cells_run():
+    assert verify.without_magics("x = 1\n") == "x = 1\n"  # untouched without magics
+    assert verify.without_magics("%matplotlib inline\nimport numpy as np\n"
+                                 "if True:\n    !ls\n    y = 2") == (
+        "pass\nimport numpy as np\nif True:\n    pass\n    y = 2")
+    release = {"setup": {"source": "%matplotlib inline\nimport numpy as np"},
+               "ex-f": {"source": "", "solution": True}}
+    submission = [{"grade_id": "setup", "source": ""},
+                  {"grade_id": "ex-f", "source": "%%time\ndef f(x):\n    return np.ones(2)"}]
+    assert verify.cells_to_run(release, submission) == [
+        "pass\nimport numpy as np", "pass\ndef f(x):\n    return np.ones(2)"]
+
+
+EXTENDED = '''
+import torch
+from torch import nn
+
+def draw(rng):
+    return rng.normal(size=3)
+
+def describe(t):
+    return [str(t.dtype), t * 2]
+
+def apply(f, x):
+    return f(x)
+
+def run(model, x):
+    return model(x)
+
+def counting_step(p, g, state, lr):
+    state["n"] = state.get("n", 0) + 1
+    return p - lr * state["n"] * g
+
+class Scale(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x):
+        return x * self.w
+
+def sharing(w):
+    layer = nn.Linear(w.shape[1], w.shape[0], bias=False).double()
+    layer.weight.data = torch.from_numpy(w)  # shares the caller's memory
+    return layer
+
+def train(model, x):
+    with torch.no_grad():
+        model[0].bias.add_(1.0)
+    return "trained"
+
+def seeded(seed):
+    torch.manual_seed(seed)
+    return torch.rand(2)
+
+def unseeded():
+    return torch.rand(2)
+'''
+
+
+def test_tensors_modules_generators_and_drivers_cross_as_plain_data():
+    """The extensions for torch notebooks: Rng, Tensor, FnOf, Module arguments, and the
+    drivers that call a student's function or class (Student) as a test cell does."""
+    from workbook import checks
+
+    release = {"setup": {"source": "import numpy as np"}, "ex": {"source": "", "solution": True}}
+    submission = [{"grade_id": "setup", "source": ""}, {"grade_id": "ex", "source": EXTENDED}]
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    W, b = rng.normal(size=(2, 3)), rng.normal(size=2)
+    v = verify.Verifier({})
+
+    @v.cell("rng")
+    def _(p):
+        p.call("draw", verify.Rng(5)).close(np.random.default_rng(5).normal(size=3), "draw")
+
+    @v.cell("tensor")
+    def _(p):
+        def check(got, *_):
+            assert got[0] == "torch.float32", got[0]
+            checks.assert_close(got[1], 2 * x, name="t * 2", rtol=1e-6)
+        p.call("describe", verify.Tensor(x, "float32")).then(check)
+
+    @v.cell("fn_of")
+    def _(p):
+        p.call("apply", verify.FnOf("weighted_sum", ("cube", w)), x).close(
+            np.sum(x ** 3 * w), "weighted sum")
+
+    @v.cell("module")
+    def _(p):
+        model = verify.Module((("Linear", 3, 2), ("ReLU",)), {"0.weight": W, "0.bias": b})
+        p.call("run", model, verify.Tensor(x)).close(np.maximum(x @ W.T + b, 0), "Sequential",
+                                                     atol=1e-12)
+
+    @v.cell("steps")
+    def _(p):
+        grads = rng.normal(size=(3, 2))
+        want, q = [], np.zeros(2)
+        for n, g in enumerate(grads, start=1):
+            q = q - 0.1 * n * g
+            want.append(q)
+        p.call("@steps", verify.Student("counting_step"), np.zeros(2), grads, lr=0.1).close(
+            np.array(want), "one state through the steps")
+
+    @v.cell("build")
+    def _(p):
+        p.call("@build", verify.Student("Scale"), (3,), state={"w": w[0]}, dtype="float64",
+               inputs=(verify.Tensor(x),)).close(x * w[0], "Scale(3) with w loaded", atol=1e-12)
+
+    @v.cell("bump")
+    def _(p):
+        p.call("@build", verify.Student("sharing"), (W.copy(),), inputs=(verify.Tensor(x),),
+               bump=True).unchanged_inputs("sharing")  # fails: the module shares W's memory
+
+    @v.cell("then_call")
+    def _(p):
+        model = verify.Module((("Linear", 3, 2),), {"0.weight": W, "0.bias": b})
+
+        def check(got, *_):
+            assert got[0] == "trained"
+            checks.assert_close(got[1], x @ W.T + b + 1.0, name="the model after training",
+                                atol=1e-12)
+        p.call("@then_call", verify.Student("train"), (model, verify.Tensor(x)),
+               inputs=(verify.Tensor(x),)).then(check)
+
+    @v.cell("twice")
+    def _(p):
+        p.call("@twice", verify.Student("seeded"), 3).then(
+            lambda got, *_: checks.assert_equal(got[0], got[1], name="seeded twice"))
+
+    @v.cell("twice-unseeded")
+    def _(p):
+        p.call("@twice", verify.Student("unseeded")).then(
+            lambda got, *_: checks.assert_equal(got[0], got[1], name="unseeded twice"))
+
+    @v.cell("missing")
+    def _(p):
+        p.call("@steps", verify.Student("no_such_step"), np.zeros(2), np.zeros((1, 2)), lr=0.1)
+
+    verdicts = verify.verify(v, release, submission, seed=1)
+    failing = {"bump", "twice-unseeded", "missing"}
+    assert {c for c, r in verdicts.items() if not r.passed} == failing, verdicts
+    assert "changed in place" in verdicts["bump"].reason
+    assert "no function or class named no_such_step" in verdicts["missing"].reason

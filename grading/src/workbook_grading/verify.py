@@ -30,7 +30,6 @@ import importlib
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import symtable
 import sys
@@ -50,6 +49,49 @@ MAX_OUTPUT_BYTES = 50 * 1024 * 1024
 
 class Fn(str):
     """A function argument by name (verify_runner.FUNCTIONS): ``Fn("tanh")``."""
+
+
+@dataclass(frozen=True)
+class FnOf:
+    """A function argument made in the runner by one of verify_runner.FACTORIES from plain
+    data: ``FnOf("weighted_sum", "tanh", w)`` is ``lambda v: float(np.sum(np.tanh(v) * w))``."""
+
+    factory: str
+    args: tuple = ()
+
+
+class Student(str):
+    """An argument that is the student's own function or class of that name, as defined
+    by the cells run (``Student("adam_step")``): for the runner's drivers (``Call.fn``
+    starting with ``@``, verify_runner.DRIVERS), e.g. ``p.call("@steps", Student(...),
+    ...)``."""
+
+
+@dataclass(frozen=True)
+class Rng:
+    """A fresh ``np.random.default_rng(seed)`` as an argument."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A torch tensor made in the runner from ``array`` (``torch.tensor(array,
+    dtype=torch.<dtype>)``; dtype None: the array's own), where torch is importable."""
+
+    array: Any
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class Module:
+    """A torch ``nn.Sequential`` built in the runner: ``layers`` are (name of a class of
+    ``torch.nn``, its positional arguments...), converted to ``dtype``, then given the
+    parameters ``state`` ({state_dict key: array}; the others keep torch's initialisation)."""
+
+    layers: tuple
+    state: dict = field(default_factory=dict)
+    dtype: str = "float64"
 
 
 @dataclass
@@ -88,7 +130,7 @@ class Call:
 
         def same(got, after):
             for i, (b, a) in enumerate(zip(before, after)):
-                if isinstance(b, np.ndarray) and b.dtype != object and not np.array_equal(
+                if isinstance(b, np.ndarray) and b.dtype.kind in "biufc" and not np.array_equal(
                         b, np.asarray(a), equal_nan=True):
                     raise AssertionError(f"{name}: argument {i + 1} was changed in place")
         return self.then(same)
@@ -184,42 +226,59 @@ def _parse(source: str) -> ast.AST | None:
         return None
 
 
+def without_magics(source: str) -> str:
+    """``source`` with IPython's magics and shell escapes (``%matplotlib inline``,
+    ``%%time``, ``!ls``) replaced by ``pass``: the runner is plain Python, no IPython."""
+    if not any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+        return source
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def cells_to_run(release: dict[str, dict], submission: list[dict]) -> list[str]:
     """The sources to execute, in the submission's order: the student's answer cells and
-    the cells the student added, and the release's own read-only code cells (never the
-    student's copy) that define names the others use -- the first one (the setup) always.
+    the cells the student added, whole; the release's first read-only code cell (the
+    setup), whole; and from the release's other read-only code cells (never the student's
+    copies) only the top-level statements that define names the rest uses, and what those
+    need -- a cell that defines a helper and then trains with it gives the helper only.
     No test cell. ``release``: {grade id: {"source", "solution", "grade"}} of the release's
     code cells; ``submission``: its code cells as {"grade_id", "source"}."""
-    chosen: list[tuple[str, bool]] = []  # (source, read-only from the release)
+    units: list[tuple[str, bool]] = []  # (source, optional: a read-only statement)
+    setup_seen = False
     for c in submission:
         ref = release.get(c.get("grade_id") or "")
-        if ref is None:
-            chosen.append((c["source"], False))          # the student's own cell
-        elif ref.get("grade"):
-            continue                                     # a test cell
-        elif ref.get("solution"):
-            chosen.append((c["source"], False))          # an answer
-        else:
-            chosen.append((ref["source"], True))         # the release's, not the copy
-    trees = [_parse(s) for s, _ in chosen]
-    keep = [not read_only for _, read_only in chosen]
+        if ref is not None and ref.get("grade"):
+            continue                                               # a test cell
+        if ref is None or ref.get("solution"):
+            units.append((without_magics(c["source"]), False))     # the student's code
+            continue
+        source = without_magics(ref["source"])                     # the release's, not the copy
+        tree = _parse(source)
+        if not setup_seen or tree is None:
+            units.append((source, setup_seen))
+            setup_seen = True
+            continue
+        units.extend((ast.unparse(stmt), True) for stmt in tree.body)
+    trees = [_parse(src) for src, _ in units]
+    keep = [not optional for _, optional in units]
     needed: set[str] = set()
     for k, tree in zip(keep, trees):
         if k and tree is not None:
             needed |= _used(tree)
-    first = next((i for i, (_, ro) in enumerate(chosen) if ro), None)
-    if first is not None:
-        keep[first] = True
-        needed |= _used(trees[first]) if trees[first] is not None else set()
     changed = True
-    while changed:  # read-only cells that define what is needed, and what they need
+    while changed:  # statements that define what is needed, and what they need
         changed = False
         for i, tree in enumerate(trees):
             if keep[i] or tree is None or not (_defined(tree) & needed):
                 continue
             keep[i] = changed = True
             needed |= _used(tree)
-    return [s for (s, _), k in zip(chosen, keep) if k]
+    return [src for (src, _), k in zip(units, keep) if k]
 
 
 # ------------------------------------------------------------ the reference stubs
@@ -269,6 +328,18 @@ def stub_files(references: tuple[str, ...], folder: Path) -> list[tuple[Path, Pa
 def _encode(value, arrays: dict) -> Any:
     if isinstance(value, Fn):
         return {"fn": str(value)}
+    if isinstance(value, FnOf):
+        return {"fn_of": value.factory, "args": _encode(tuple(value.args), arrays)}
+    if isinstance(value, Student):
+        return {"student": str(value)}
+    if isinstance(value, Rng):
+        return {"rng": int(value.seed)}
+    if isinstance(value, Tensor):
+        return {"tensor": _encode(np.asarray(value.array), arrays), "dtype": value.dtype}
+    if isinstance(value, Module):
+        return {"module": [[str(layer[0]), _encode(tuple(layer[1:]), arrays)]
+                           for layer in value.layers],
+                "state": _encode(dict(value.state), arrays), "dtype": value.dtype}
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         key = f"i{len(arrays)}"
         arrays[key] = np.asarray(value)

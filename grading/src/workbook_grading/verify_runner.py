@@ -10,9 +10,19 @@ code does to this process changes only what this process reports.
 Encoding of values, both ways: JSON numbers, strings, booleans and null as themselves;
 ``{"array": KEY}`` an array in the .npz file; ``{"list": [...]}`` / ``{"tuple": [...]}``;
 ``{"dict": [[key, value], ...]}``; ``{"fn": NAME}`` (inputs only) one of ``FUNCTIONS``;
-``{"unsupported": TYPE}`` (outputs only) a value that is none of these.
+``{"unsupported": TYPE}`` (outputs only) a value that is none of these. Inputs only, too:
+``{"fn_of": NAME, "args": [...]}`` a function made by ``FACTORIES``;
+``{"student": NAME}`` the object the cells defined under NAME; ``{"rng": SEED}`` a fresh
+``np.random.default_rng(SEED)``; ``{"tensor": ARRAY, "dtype": NAME}`` a torch tensor;
+``{"module": [[CLASS, ARGS], ...], "state": DICT, "dtype": NAME}`` an ``nn.Sequential`` of
+``torch.nn`` layers with those parameters.
 
-Standard library and NumPy only (torch tensors are converted without importing torch).
+A call's function is a name the cells defined, or ``@NAME``: one of ``DRIVERS``, the
+runner's own code that calls a student's function or class (given as ``{"student": ...}``)
+the way a test cell does (several steps sharing a state, build a module and call it).
+
+Standard library and NumPy only; torch is imported only for tensor and module inputs and
+by drivers that need it (torch tensors in outputs are converted without importing torch).
 """
 
 from __future__ import annotations
@@ -27,8 +37,33 @@ from pathlib import Path
 import numpy as np
 
 # Functions a call may take as an argument (e.g. the activation of a neuron).
-FUNCTIONS = {"tanh": np.tanh, "identity": lambda z: z, "exp": np.exp,
+FUNCTIONS = {"tanh": np.tanh, "identity": lambda z: z, "exp": np.exp, "cube": lambda z: z ** 3,
              "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))}
+
+
+def _softmax_regression_loss(X, y, params):
+    """Mean softmax cross-entropy of scores X @ W1 + b1 and its gradients {"W1", "b1"}
+    (numpy_nn.MLP((D, C)).loss, written here: the library's may be stubbed out)."""
+    X = np.asarray(X, dtype=float)
+    scores = X @ params["W1"] + params["b1"]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = len(X)
+    loss = float(-log_p[np.arange(n), y].mean())
+    d = np.exp(log_p)
+    d[np.arange(n), y] -= 1.0
+    d /= n
+    return loss, {"W1": X.T @ d, "b1": d.sum(axis=0)}
+
+
+# Functions a call may take as an argument, made from plain data (``{"fn_of": NAME, "args":
+# [...]}``): FACTORIES[NAME](*args).
+FACTORIES = {
+    # v -> float(sum(FUNCTIONS[fn](v) * w))
+    "weighted_sum": lambda fn, w: (lambda v: float(np.sum(FUNCTIONS[fn](v) * w))),
+    # (X, y, params) -> (loss, grads) of softmax regression
+    "softmax_regression_loss": lambda: _softmax_regression_loss,
+}
 
 
 class CellTime(BaseException):
@@ -40,19 +75,117 @@ def _on_alarm(signum, frame):
     raise CellTime()
 
 
-def decode(value, arrays):
+def decode(value, arrays, namespace=None):
     if isinstance(value, dict):
         if "array" in value:
             return arrays[value["array"]].copy()  # a call may modify its inputs
         if "list" in value:
-            return [decode(v, arrays) for v in value["list"]]
+            return [decode(v, arrays, namespace) for v in value["list"]]
         if "tuple" in value:
-            return tuple(decode(v, arrays) for v in value["tuple"])
+            return tuple(decode(v, arrays, namespace) for v in value["tuple"])
         if "dict" in value:
-            return {k: decode(v, arrays) for k, v in value["dict"]}
+            return {k: decode(v, arrays, namespace) for k, v in value["dict"]}
         if "fn" in value:
             return FUNCTIONS[value["fn"]]
+        if "fn_of" in value:
+            return FACTORIES[value["fn_of"]](*decode(value["args"], arrays))
+        if "student" in value:
+            found = (namespace or {}).get(value["student"])
+            if found is None:
+                raise NameError(f"no function or class named {value['student']} was defined")
+            return found
+        if "rng" in value:
+            return np.random.default_rng(value["rng"])
+        if "tensor" in value:
+            import torch
+
+            array = decode(value["tensor"], arrays)
+            dtype = getattr(torch, value["dtype"]) if value.get("dtype") else None
+            return torch.tensor(array, dtype=dtype)
+        if "module" in value:
+            return _module(value, arrays)
     return value
+
+
+def _module(value, arrays):
+    import torch
+    from torch import nn
+
+    layers = []
+    for name, args in value["module"]:
+        cls = getattr(nn, name)
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise TypeError(f"{name} is not a torch.nn module")
+        layers.append(cls(*decode(args, arrays)))
+    model = nn.Sequential(*layers).to(getattr(torch, value["dtype"]))
+    _load(model, decode(value["state"], arrays))
+    return model
+
+
+def _load(model, state):
+    """Copy ``state`` ({key: array}) into ``model``'s parameters and buffers of those names."""
+    import torch
+
+    if not state:
+        return
+    own = model.state_dict()
+    with torch.no_grad():
+        for key, array in state.items():
+            own[key].copy_(torch.as_tensor(np.asarray(array)))
+
+
+# ------------------------------------------------------------------ drivers
+
+def _steps(step_fn, p0, grads, **hyper):
+    """An optimiser's step function applied to ``p0`` with each gradient in turn, one state
+    dict throughout (as the notebook's ``run_steps``): every new parameter, stacked."""
+    p, state, path = np.array(p0, dtype=float), {}, []
+    for g in grads:
+        p = np.array(step_fn(p.copy(), np.array(g, dtype=float), state, **hyper), dtype=float)
+        path.append(p)
+    return np.array(path)
+
+
+def _build(make, args=(), kwargs=None, state=None, dtype=None, method=None, inputs=(),
+           input_kwargs=None, bump=False):
+    """``make(*args, **kwargs)`` (a class or a function returning a module), converted to
+    ``dtype`` and given the parameters ``state`` when given; then, without gradients,
+    ``obj(*inputs, **input_kwargs)`` (or its ``method``). ``bump``: afterwards add 1 to every
+    parameter in place (a module must not share memory with the arrays it was made from)."""
+    import torch
+
+    obj = make(*args, **(kwargs or {}))
+    if dtype:
+        obj = obj.to(getattr(torch, dtype))
+    if state:
+        _load(obj, state)
+    with torch.no_grad():
+        fn = getattr(obj, method) if method else obj
+        out = fn(*inputs, **(input_kwargs or {}))
+        if bump:
+            for parameter in obj.parameters():
+                parameter.add_(1.0)
+    return out
+
+
+def _then_call(fn, args, kwargs=None, module_arg=0, inputs=()):
+    """``fn(*args, **kwargs)``, then ``args[module_arg](*inputs)`` without gradients (a
+    module ``fn`` trained in place): both results."""
+    import torch
+
+    result = fn(*args, **(kwargs or {}))
+    with torch.no_grad():
+        out = args[module_arg](*inputs)
+    return result, out
+
+
+def _twice(fn, *args, **kwargs):
+    """``fn`` called twice in a row with the same arguments: both results (a function that
+    seeds its own randomness gives the same twice)."""
+    return fn(*args, **kwargs), fn(*args, **kwargs)
+
+
+DRIVERS = {"steps": _steps, "build": _build, "then_call": _then_call, "twice": _twice}
 
 
 def encode(value, arrays, depth=0):
@@ -110,16 +243,19 @@ def main(folder: Path) -> None:
     results = []
     for i, call in enumerate(job["calls"]):
         progress.write(f"call {i}\n")
-        fn = namespace.get(call["fn"])
+        if call["fn"].startswith("@"):
+            fn = DRIVERS.get(call["fn"][1:])
+        else:
+            fn = namespace.get(call["fn"])
         if not callable(fn):
             results.append({"error": "NameError",
                             "message": f"no function named {call['fn']} was defined"})
             continue
-        args = decode(call["args"], inputs)
-        kwargs = decode(call["kwargs"], inputs)
         signal.setitimer(signal.ITIMER_REAL, job["call_seconds"])
         start = time.perf_counter()
         try:
+            args = decode(call["args"], inputs, namespace)
+            kwargs = decode(call["kwargs"], inputs, namespace)
             value = fn(*args, **kwargs)
             signal.setitimer(signal.ITIMER_REAL, 0)
             results.append({"value": encode(value, arrays),

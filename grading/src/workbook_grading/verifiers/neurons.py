@@ -79,6 +79,11 @@ def _logistic(p: Plan):
 
 @cell("test-perceptron-update")
 def _update(p: Plan):
+    # a score of exactly 0 predicts class 0 (integers: the sum is exact)
+    w, x = p.rng.integers(-3, 4, size=3).astype(float), p.rng.integers(-3, 4, size=3).astype(float)
+    w_ref, b_ref = perceptron.perceptron_update(w, -float(w @ x), x, 1, lr=0.5)
+    p.call("perceptron_update", w, -float(w @ x), x, 1, lr=0.5).then(
+        _pair(w_ref, b_ref, "an update at a score of exactly 0"))
     w, b = p.rng.normal(size=3), float(p.rng.normal())
     for t in range(6):
         x, y = p.rng.normal(size=3), int(p.rng.integers(2))
