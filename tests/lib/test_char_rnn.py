@@ -1,6 +1,8 @@
 """The character LM: our LSTM inside it equals torch's, generation carries the state, and a
 ci-sized run on Shakespeare beats the bigram baseline on the validation text."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -75,3 +77,17 @@ def test_ci_run_beats_the_bigram_baseline():
     bigram = bigram_val_loss(data.train, data.val, data.vocab_size)
     assert history.train_loss[0] < np.log(data.vocab_size)
     assert val < bigram - 0.1, f"validation loss {val:.3f} does not beat the bigram's {bigram:.3f}"
+
+
+def test_bench_rnn_runs_and_reports_ratios(capsys):
+    """`make bench-rnn`'s script on tiny sizes: the table, the contract ratio, a short LM run."""
+    from helpers import load_bench
+
+    result = load_bench("bench_rnn").main(["--shapes", "4x2x8,64x32x256", "--repeat", "1",
+                                          "--lm-steps", "2", "--val-batches", "1",
+                                          "--devices", "cpu"])
+    out = capsys.readouterr().out
+    assert [(r["T"], r["B"], r["H"]) for r in result["lstm"]] == [(4, 2, 8), (64, 32, 256)]
+    assert result["numpy_ratio"] is not None and result["numpy_ratio"] > 0
+    assert "NumPy LSTM / torch.nn.LSTM" in out and "tokens/s" in out
+    assert len(result["lm"]) == 1 and math.isfinite(result["lm"][0]["val_loss"])

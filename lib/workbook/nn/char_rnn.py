@@ -10,6 +10,7 @@ one call to the next, so sampling feeds one character per step, in O(1) time eac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,9 +20,19 @@ from workbook import runtime
 from workbook.nn import rnn as ours
 from workbook.nn.gpt import lm_loss, sample_next
 
-__all__ = ["CharRNNConfig", "CharRNN", "bigram_val_loss"]
+__all__ = ["CharRNNConfig", "CharRNN", "TRAINING", "generate", "bigram_val_loss"]
 
 CELLS = ("lstm", "gru", "rnn")
+
+# Training per profile (notebook 06 and `make bench-rnn`): Adam at lr, gradient clipping at
+# norm 1, epochs x steps_per_epoch random windows of block_size characters, the validation
+# loss over val_batches fixed windows; limit_chars of the works (None: all of them).
+TRAINING = {
+    "ci": dict(steps_per_epoch=50, epochs=3, batch_size=32, block_size=64, lr=1e-2,
+               val_batches=8, limit_chars=300_000),  # seconds on a CPU
+    "full": dict(steps_per_epoch=100, epochs=10, batch_size=32, block_size=128, lr=2e-3,
+                 val_batches=40, limit_chars=None),  # ~25 min on a 2-core CPU, ~1 on a GPU
+}
 
 
 @dataclass
@@ -82,24 +93,34 @@ class CharRNN(nn.Module):
         loss = lm_loss(logits, targets) if targets is not None else None
         return logits, loss
 
-    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-        """Append max_new_tokens sampled tokens to idx (B, T0) -> (B, T0 + max_new_tokens).
-
-        The prompt is read once; then each new token is fed alone with the carried state.
-        Each token is ``sample_next(logits, temperature, generator=generator)`` (0: greedy).
-        """
+        """``generate(self, ...)``, in eval mode (no dropout); the mode is restored after."""
         was_training = self.training
         self.eval()
-        logits, state = self.run(idx)
-        out = [idx]
-        for _ in range(max_new_tokens):
-            nxt = sample_next(logits[:, -1], temperature, generator=generator).unsqueeze(1)
-            out.append(nxt)
-            logits, state = self.run(nxt, state)  # one step, from the carried state
+        out = generate(self, idx, max_new_tokens, temperature, generator)
         self.train(was_training)
-        return torch.cat(out, dim=1)
+        return out
+
+
+@torch.no_grad()
+def generate(model: Any, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Append max_new_tokens sampled tokens to idx (B, T0) -> (B, T0 + max_new_tokens).
+
+    model: anything with ``run(idx, state) -> (logits (B, T, V), state)`` (state=None: start).
+    The prompt is read once; then each new token is fed alone with the carried state, so
+    each costs one step. Each token is ``sample_next(last logits, temperature,
+    generator=generator)``: softmax(logits / temperature) and one torch.multinomial draw,
+    or the argmax at temperature 0.
+    """
+    logits, state = model.run(idx)
+    out = [idx]
+    for _ in range(max_new_tokens):
+        nxt = sample_next(logits[:, -1], temperature, generator=generator).unsqueeze(1)  # (B, 1)
+        out.append(nxt)
+        logits, state = model.run(nxt, state)  # one step, from the carried state
+    return torch.cat(out, dim=1)
 
 
 def bigram_val_loss(train_ids, val_ids, vocab_size: int, alpha: float = 0.1) -> float:
