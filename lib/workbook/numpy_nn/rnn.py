@@ -165,11 +165,17 @@ def lstm_backward(dh, cache):
     dnext_h = np.zeros((N, H), dtype=hs.dtype)
     dnext_c = np.zeros((N, H), dtype=hs.dtype)
     for t in reversed(range(T)):
-        z = gates[t]
+        # _lstm_gates_backward, written into das[t] in place (fewer temporaries: speed)
+        z, da, tanh_c = gates[t], das[t], tanh_cs[t]
         i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
-        das[t], dnext_c = _lstm_gates_backward(dhs[t] + dnext_h, dnext_c, cs[t], i, f, g, o,
-                                               tanh_cs[t])
-        dnext_h = das[t] @ Wh.T
+        dh_t = dhs[t] + dnext_h
+        dc = dnext_c + dh_t * o * (1 - tanh_c * tanh_c)
+        np.multiply(dc * g, i * (1 - i), out=da[:, :H])
+        np.multiply(dc * cs[t], f * (1 - f), out=da[:, H:2 * H])
+        np.multiply(dc * i, 1 - g * g, out=da[:, 2 * H:3 * H])
+        np.multiply(dh_t * tanh_c, o * (1 - o), out=da[:, 3 * H:])
+        dnext_c = dc * f
+        dnext_h = da @ Wh.T
     flat = das.reshape(T * N, 4 * H)
     dx = (flat @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
     dWx = xs.reshape(T * N, D).T @ flat  # the shared weights collect every step's gradient
