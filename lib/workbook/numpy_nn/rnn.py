@@ -37,6 +37,14 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
+def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> None:
+    """out[...] = sigmoid(x), without temporaries."""
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+
+
 # ----------------------------------------------------------------------------- vanilla RNN
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -141,16 +149,20 @@ def lstm_forward(x, h0, Wx, Wh, b):
     gates = np.empty((T, N, 4 * H), dtype=dtype)  # i, f, g, o after their nonlinearities
     tanh_cs = np.empty((T, N, H), dtype=dtype)
     hs[0], cs[0] = h0, 0
+    a = np.empty((N, 4 * H), dtype=dtype)  # one buffer for every step's pre-activations
     for t in range(T):
-        a = ax[t] + hs[t] @ Wh  # (N, 4H)
-        z = gates[t]  # a view: filled in place
-        z[:, :2 * H] = sigmoid(a[:, :2 * H])  # i, f
-        z[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])  # g
-        z[:, 3 * H:] = sigmoid(a[:, 3 * H:])  # o
+        # in place (out=...): no new arrays per step, which matters for speed at this size
+        np.matmul(hs[t], Wh, out=a)
+        a += ax[t]  # (N, 4H)
+        z = gates[t]  # a view: i, f, g, o after their nonlinearities
+        _sigmoid_into(a[:, :2 * H], z[:, :2 * H])  # i, f
+        np.tanh(a[:, 2 * H:3 * H], out=z[:, 2 * H:3 * H])  # g
+        _sigmoid_into(a[:, 3 * H:], z[:, 3 * H:])  # o
         i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
-        cs[t + 1] = f * cs[t] + i * g
-        tanh_cs[t] = np.tanh(cs[t + 1])
-        hs[t + 1] = o * tanh_cs[t]
+        np.multiply(f, cs[t], out=cs[t + 1])
+        cs[t + 1] += i * g  # c_t = f * c_{t-1} + i * g
+        np.tanh(cs[t + 1], out=tanh_cs[t])
+        np.multiply(o, tanh_cs[t], out=hs[t + 1])  # h_t = o * tanh(c_t)
     return hs[1:].transpose(1, 0, 2), (xs, hs, cs, gates, tanh_cs, Wx, Wh)
 
 
