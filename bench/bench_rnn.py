@@ -50,6 +50,7 @@ def parse_args(argv=None):
                    help="train the char LM for this many steps only (default: the full profile)")
     p.add_argument("--val-batches", type=int, default=None,
                    help="validation batches (default: the full profile's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--devices", default=None,
                    help="comma-separated devices for the char LM (default: cpu, and cuda if present)")
     return p.parse_args(argv)
@@ -100,7 +101,8 @@ def lstm_table(threads: int, repeat: int, shapes=SHAPES) -> list[dict]:
     return rows
 
 
-def train_lm(device: str, steps: int | None, val_batches: int | None = None) -> dict:
+def train_lm(device: str, steps: int | None, val_batches: int | None = None,
+             progress: bool = True) -> dict:
     s = dict(TRAINING["full"])
     if val_batches is not None:
         s["val_batches"] = val_batches
@@ -115,7 +117,7 @@ def train_lm(device: str, steps: int | None, val_batches: int | None = None) -> 
     val = data.batches("val", s["batch_size"], s["block_size"], s["val_batches"], device=device)
     t0 = time.perf_counter()
     history = fit(model, optimizer, train, val, epochs=epochs, loss_fn=lm_loss, clip=1.0,
-                  device=device, progress=False)
+                  device=device, progress=progress)  # a bar on stderr: the CPU run is long
     wall = time.perf_counter() - t0
     val_loss = evaluate(model, val, lm_loss)["loss"]
     name = torch.cuda.get_device_name(device) if device.startswith("cuda") else (
@@ -143,7 +145,7 @@ def main(argv=None) -> dict:
     devices = (args.devices.split(",") if args.devices else
                ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     for device in devices:
-        r = train_lm(device, args.lm_steps, args.val_batches)
+        r = train_lm(device, args.lm_steps, args.val_batches, progress=not args.quiet)
         result["lm"].append(r)
         print(f"char LSTM (2 x 256), full profile, {r['steps']} steps on {r['device']}: "
               f"{r['wall']:.0f} s, {r['tokens_per_s']:,.0f} tokens/s, validation loss "

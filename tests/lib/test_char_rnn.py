@@ -85,7 +85,7 @@ def test_bench_rnn_runs_and_reports_ratios(capsys):
 
     result = load_bench("bench_rnn").main(["--shapes", "4x2x8,64x32x256", "--repeat", "1",
                                           "--lm-steps", "2", "--val-batches", "1",
-                                          "--devices", "cpu"])
+                                          "--devices", "cpu", "--quiet"])
     out = capsys.readouterr().out
     assert [(r["T"], r["B"], r["H"]) for r in result["lstm"]] == [(4, 2, 8), (64, 32, 256)]
     assert result["numpy_ratio"] is not None and result["numpy_ratio"] > 0
