@@ -31,7 +31,7 @@ TRAINING = {
     "ci": dict(steps_per_epoch=50, epochs=3, batch_size=32, block_size=64, lr=1e-2,
                val_batches=8, limit_chars=300_000),  # seconds on a CPU
     "full": dict(steps_per_epoch=100, epochs=10, batch_size=32, block_size=128, lr=2e-3,
-                 val_batches=40, limit_chars=None),  # ~25 min on a 2-core CPU, ~1 on a GPU
+                 val_batches=40, limit_chars=None),  # ~30 min on a 2-core CPU (bench-rnn)
 }
 
 
