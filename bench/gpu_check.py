@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # the notebooks that train with torch: the GPT first, then the quick ones, then notebook 09
-NOTEBOOKS = ["10_gpt/gpt", "08_attention/attention", "03_training/training",
+NOTEBOOKS = ["10_gpt/gpt", "08_attention/attention", "03_training/training", "06_rnn_lstm/rnn_lstm",
              "09_transformer/transformer"]
 EAGER_STEPS = 300
 
