@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                                           vocab, sets))
 
     ref = next(iter(rows.values()))
-    print(f"\n| trainer | seconds | words/s | vs gensim | WordSim | vs gensim | SimLex | "
-          f"analogies | vs gensim |")
+    print("\n| trainer | seconds | words/s | vs gensim | WordSim | vs gensim | SimLex | "
+          "analogies | vs gensim |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
         def ratio(key):

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbook.numpy_nn.word2vec import pairs_from_spans, scatter_add
+from workbook.numpy_nn.word2vec import scatter_add
 
 __all__ = ["GloVeConfig", "cooccurrence_matrix", "glove_weight", "glove_loss_and_grads",
            "train_glove", "GloVeResult"]

@@ -29,10 +29,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Vocab", "SGNSConfig", "keep_probabilities", "subsample", "pairs_from_spans",
+__all__ = ["Vocab", "keep_probabilities", "subsample", "pairs_from_spans",
            "skipgram_pairs", "noise_distribution", "sample_negatives", "log_sigmoid",
-           "sgns_loss_and_grads", "scatter_add", "sgd_step", "train_sgns", "TrainResult",
-           "cooccurrence_counts"]
+           "sgns_loss_and_grads", "scatter_add", "sgd_step", "SGNSConfig", "TrainResult",
+           "epoch_pairs", "init_embeddings", "train_sgns", "cooccurrence_counts"]
 
 
 # ---------------------------------------------------------------------------- vocabulary
