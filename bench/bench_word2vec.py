@@ -55,8 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--glove-epochs", type=int, default=GLOVE["epochs"])
     parser.add_argument("--skip", nargs="*", default=[], choices=["torch", "glove"],
                         help="leave these trainers out")
-    parser.add_argument("--torch-threads", type=int, default=1,
-                        help="torch CPU threads (1: B small products are fastest on one)")
     args = parser.parse_args(argv)
 
     sentences = load_wiki(args.limit_tokens)
@@ -94,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         from workbook.nn.word2vec import train_sgns_torch
 
         device = runtime.get_device()
-        if device.type == "cpu":
-            torch.set_num_threads(args.torch_threads)
         result = train_sgns_torch(encoded, vocab.counts, cfg, device=device)
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
         rows[f"ours, PyTorch ({name})"] = dict(seconds=result.seconds,

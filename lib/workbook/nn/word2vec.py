@@ -59,9 +59,22 @@ def train_sgns_torch(sentences: Sequence[np.ndarray], counts: np.ndarray, cfg: S
 
     Pairs and subsampling are drawn in NumPy exactly as ``train_sgns`` draws them;
     negatives are drawn on the device with ``torch.multinomial``. Same initialisation and
-    linear learning-rate decay.
+    linear learning-rate decay. On a CPU it runs on one thread (restored afterwards): a
+    step's products are too small to gain from more, and two threads on a busy 2-core
+    machine made each step 5-10x slower.
     """
     device = torch.device(device) if device is not None else runtime.get_device()
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        return _train(sentences, counts, cfg, device, progress, log_every)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(sentences: Sequence[np.ndarray], counts: np.ndarray, cfg: SGNSConfig,
+           device: torch.device, progress: bool, log_every: int) -> TrainResult:
     rng = np.random.default_rng(cfg.seed)
     V = len(counts)
     W_in, W_out = init_embeddings(V, cfg.dim, rng)
