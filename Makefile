@@ -64,6 +64,11 @@ bench-gpt: $(STAMP)
 bench-rnn: $(STAMP)
 	$(PY) bench/bench_rnn.py $(BENCH_ARGS)
 
+## bench-word2vec: gensim vs our NumPy and PyTorch word2vec (and GloVe) on the Wikipedia extract
+.PHONY: bench-word2vec
+bench-word2vec: $(STAMP)
+	$(PY) bench/bench_word2vec.py $(BENCH_ARGS)
+
 ## gpu-check: on a machine with a CUDA GPU, one timed run of the CUDA tests, bench-gpt
 ## (eager, then torch.compile) and the torch notebooks in the full profile
 .PHONY: gpu-check

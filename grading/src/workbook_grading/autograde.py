@@ -645,6 +645,10 @@ def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
             sandbox.check()
         except sandbox.SandboxUnavailable as err:
             raise GradingError(str(err)) from None
+        # sandboxed kernels read the data cache but cannot write it: fill it first
+        from workbook.data import prepare_caches
+
+        prepare_caches()
     local = None if scheduler else _local_workers(workers, len(subs))
 
     specs = {}
