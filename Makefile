@@ -58,6 +58,12 @@ release: $(STAMP)
 bench-gpt: $(STAMP)
 	$(PY) bench/bench_gpt.py --config full $(BENCH_ARGS)
 
+## bench-rnn: one LSTM layer forward+backward in NumPy, ours and torch.nn.LSTM (ratios in one
+## run), then the full char LSTM's tokens/s and validation loss (CPU, and CUDA if present)
+.PHONY: bench-rnn
+bench-rnn: $(STAMP)
+	$(PY) bench/bench_rnn.py $(BENCH_ARGS)
+
 ## gpu-check: on a machine with a CUDA GPU, one timed run of the CUDA tests, bench-gpt
 ## (eager, then torch.compile) and the torch notebooks in the full profile
 .PHONY: gpu-check
