@@ -100,6 +100,16 @@ def test_encoder_equals_torch_bidirectional_gru_on_packed_sequences():
     assert outputs.shape == (3, 5, 8) and final.shape == (3, 8)
 
 
+def test_fast_model_equals_the_from_scratch_one():
+    model = _model("additive", seed=5)
+    fast = s2s.Seq2Seq(s2s.Seq2SeqConfig(9, 6, 5, 4, "additive", fast=True)).double().eval()
+    fast.load_state_dict(model.state_dict())
+    assert isinstance(fast.encoder.rnn, torch.nn.GRU) and isinstance(fast.cell, torch.nn.GRUCell)
+    tgt_in = torch.tensor([[BOS, 4, 5], [BOS, 3, 3], [BOS, 5, 4]])
+    for a, b in zip(model(_src(), tgt_in), fast(_src(), tgt_in)):
+        torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_decoder_step_written_out(kind):
     model = _model(kind, seed=1)

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from workbook.nn.rnn import GRU, GRUCell
 
@@ -128,6 +129,7 @@ class Seq2SeqConfig:
     hidden_size: int = 64  # H: each encoder direction, and the decoder state
     attention: str | None = "general"  # None (the bottleneck), "dot", "general" or "additive"
     pad_id: int = 0  # the padding token in both vocabularies
+    fast: bool = False  # torch.nn.GRU/GRUCell (C++/cuDNN loops) for workbook.nn.rnn's twins
 
 
 class Encoded(NamedTuple):
@@ -146,16 +148,29 @@ class Encoded(NamedTuple):
 
 class Encoder(nn.Module):
     """Embedding + bidirectional GRU. src (B, S), src_pad_mask (B, S)
-    -> outputs (B, S, 2H) (0 at padding), final (B, 2H) = [forward's last; backward's first]."""
+    -> outputs (B, S, 2H) (0 at padding), final (B, 2H) = [forward's last; backward's first].
 
-    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, pad_id: int = 0):
+    ``fast`` swaps notebook 06's GRU for torch's twin (same parameters, same results, one
+    C++ loop instead of a Python one), fed a packed batch so each source stops at its end.
+    """
+
+    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, pad_id: int = 0,
+                 fast: bool = False):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
-        self.rnn = GRU(emb_size, hidden_size, batch_first=True, bidirectional=True)
+        rnn = nn.GRU if fast else GRU
+        self.rnn = rnn(emb_size, hidden_size, batch_first=True, bidirectional=True)
 
     def forward(self, src: torch.Tensor, src_pad_mask: torch.Tensor):
         lengths = (~src_pad_mask).sum(dim=1)  # (B,): each source's own end
-        outputs, h_n = self.rnn(self.embed(src), lengths=lengths)  # (B, S, 2H), (2, B, H)
+        x = self.embed(src)  # (B, S, E)
+        if isinstance(self.rnn, GRU):
+            outputs, h_n = self.rnn(x, lengths=lengths)  # (B, S, 2H), (2, B, H)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True,
+                                          enforce_sorted=False)
+            outputs, h_n = self.rnn(packed)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.size(1))
         return outputs, torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, S, 2H), (B, 2H)
 
 
@@ -170,10 +185,10 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = config
         E, H = config.emb_size, config.hidden_size
-        self.encoder = Encoder(config.src_vocab_size, E, H, config.pad_id)
+        self.encoder = Encoder(config.src_vocab_size, E, H, config.pad_id, config.fast)
         self.bridge = nn.Linear(2 * H, H)  # both final encoder states -> s_0
         self.embed = nn.Embedding(config.tgt_vocab_size, E, padding_idx=config.pad_id)
-        self.cell = GRUCell(E, H)
+        self.cell = (nn.GRUCell if config.fast else GRUCell)(E, H)
         if config.attention is not None:
             self.keys = nn.Linear(2 * H, H)  # encoder states (2H) -> memory (H), the query's size
             self.scorer = make_scorer(config.attention, H)
