@@ -77,10 +77,11 @@ class Graded:
 
 def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir: Path,
                 *, root: Path | None = None, batch: bool = True,
-                statuses: frozenset[str] = frozenset({"ok"})) -> Graded:
+                statuses: frozenset[str] = frozenset({"ok"}), verify_wrong: bool = False
+                ) -> Graded:
     """Release ``assignment`` into ``workdir``, autograde the cases there, return the scores.
     ``batch=False``: one submission per wrong answer; ``statuses``: those the grader may
-    give (a clean round trip: only ``ok``)."""
+    give (a clean round trip: only ``ok``); ``verify_wrong``: verify the wrong answers too."""
     from nbgrader.api import Gradebook
 
     root = root or repo_root()
@@ -120,7 +121,11 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
 
     start = time.perf_counter()
     # The instructors' grader: nbgrader's API in parallel worker processes, with limits.
+    # Verification can only take points away: a wrong answer already scores 0 on the cells
+    # it must fail, so only the submissions that must keep full marks are verified
+    # (tests/grading/test_verifiers.py checks the wrong answers against the verifiers).
     summary = autograde([assignment], root=workdir, db_url=db_url, workers=GRADING_WORKERS,
+                        verify=lambda student: not student.startswith("wrong-") or verify_wrong,
                         progress=False, log=lambda _: None)
     if summary.graded != len(submissions) or not set(summary.statuses) <= statuses:
         raise RuntimeError(f"the round trip's submissions did not all grade cleanly:\n"

@@ -60,7 +60,7 @@ CASES = ([Wrong("ex-softmax", WRONG_SOFTMAX, SOFTMAX_CELLS, "wrong, no trick")]
 def graded(tmp_path_factory):
     # one submission per case (batch=False): a trick must not reach another case's cells
     return grade_cases("01_neurons", CASES, [], tmp_path_factory.mktemp("verify"), batch=False,
-                       statuses=frozenset({"ok", "mismatch"}))
+                       statuses=frozenset({"ok", "mismatch"}), verify_wrong=True)
 
 
 def total(graded, student):
