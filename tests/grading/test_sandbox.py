@@ -59,6 +59,9 @@ def test_the_sandbox_command_hides_the_course_and_the_home(tmp_path):
     env = {cmd[i + 1]: cmd[i + 2] for i, a in enumerate(cmd) if a == "--setenv"}
     assert "SECRET_TOKEN" not in env and env["WORKBOOK_PROFILE"] == "ci"
     assert env["HOME"].startswith(str(tmp_path / "p"))
+    # /tmp is replaced before anything is bound: a checkout or virtual environment under
+    # /tmp (a CI clone) must stay visible
+    assert cmd.index("--tmpfs") < cmd.index("--ro-bind")
     for flag in ("--unshare-net", "--unshare-pid", "--cap-drop", "--clearenv",
                  "--unshare-user", "--disable-userns"):
         assert flag in cmd

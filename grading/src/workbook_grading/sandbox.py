@@ -139,6 +139,8 @@ def command(cmd: list[str], *, scratch: Path, private: Path, env: dict) -> list[
             "--cap-drop", "ALL", "--disable-userns",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent",
+            # a fresh /dev, /proc and /tmp first: what is bound below may lie under /tmp
+            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--ro-bind", str(USR), str(USR)]
     for link in ("bin", "lib", "lib64", "lib32", "sbin"):
         target = Path("/", link)
@@ -150,8 +152,7 @@ def command(cmd: list[str], *, scratch: Path, private: Path, env: dict) -> list[
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     for d in readable(cmd[0]):
         args += ["--ro-bind", str(d), str(d)]
-    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-             "--bind", str(private), str(private),
+    args += ["--bind", str(private), str(private),
              "--bind", str(scratch), str(scratch), "--chdir", str(scratch),
              "--clearenv"]
     for key, value in sorted(sandbox_env(env, private / "home").items()):
