@@ -160,10 +160,10 @@ def command(cmd: list[str], *, scratch: Path, private: Path, env: dict) -> list[
     return [*args, "--", *cmd]
 
 
-def _prepare_home(home: Path) -> None:
-    """The kernel's home, with matplotlib's font list copied in (found again otherwise:
-    a second per kernel)."""
-    mpl = home / "matplotlib"
+def prepare_private(private: Path) -> None:
+    """A sandboxed process's private folder, its home inside with matplotlib's font list
+    copied in (found again otherwise: a second per process)."""
+    mpl = private / "home" / "matplotlib"
     mpl.mkdir(parents=True)
     try:
         import matplotlib
@@ -180,7 +180,7 @@ def check(python: str = sys.executable) -> None:
     with tempfile.TemporaryDirectory(prefix="wbk-check-") as tmp:
         scratch, private = Path(tmp, "scratch"), Path(tmp, "private")
         scratch.mkdir()
-        _prepare_home(private / "home")
+        prepare_private(private)
         cmd = command([python, "-I", "-S", "-c", "pass"], scratch=scratch,
                       private=private, env=dict(os.environ))
         try:
@@ -206,7 +206,7 @@ class SandboxProvisioner(LocalProvisioner):
         km = self.parent
         # short: a Unix socket's path has at most 107 bytes
         self._private = Path(tempfile.mkdtemp(prefix="wbk-"))
-        _prepare_home(self._private / "home")
+        prepare_private(self._private)
         km.transport = "ipc"
         km.ip = str(self._private / "ipc")
         km.connection_file = str(self._private / "kernel.json")

@@ -375,8 +375,9 @@ def _run(cells: list[str], plan: Plan, references: tuple[str, ...], *, timeout: 
     with tempfile.TemporaryDirectory(prefix="wbk-verify-") as tmp:
         tmp = Path(tmp)
         work, private, stubs = tmp / "work", tmp / "private", tmp / "stubs"
-        for d in (work, private / "home", stubs):
+        for d in (work, stubs):
             d.mkdir(parents=True)
+        sandbox.prepare_private(private)
         arrays: dict = {}
         job = {"cells": cells, "skip": skip, "cell_seconds": cell_seconds,
                "call_seconds": max(1.0, cell_seconds / 2),
