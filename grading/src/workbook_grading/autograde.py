@@ -243,9 +243,27 @@ def _watch_parent() -> None:
         while True:
             time.sleep(1.0)
             if os.getppid() != parent:
+                _kill_children()
                 os._exit(3)
 
     threading.Thread(target=watch, name="workbook-parent-watch", daemon=True).start()
+
+
+def _kill_children() -> None:
+    """SIGKILL the process group of each of this process's children (the sandboxes of its
+    kernels, each started in a session of its own): bubblewrap's --die-with-parent does
+    not fire when its parent dies while it starts."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # ppid
+            try:
+                os.killpg(int(fields[2]), signal.SIGKILL)  # pgid
+            except OSError:
+                pass
 
 
 def _freeze_once() -> None:
