@@ -6,8 +6,14 @@ of manual grading (tests/grading/test_written_answers.py, tests/browser/test_for
 
 from __future__ import annotations
 
+import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -41,7 +47,7 @@ def written_assignment(root: Path) -> Path:
         new_markdown_cell(
             f"**Question ({POINTS} points).** What does `add` return, and why?\n\n"
             "<small>BEGIN MARK SCHEME (for the grader: removed from the students' "
-            f"notebooks)</small>\n{MARK_SCHEME}\n\n{RUBRIC_LINE}\n<small>END MARK SCHEME</small>",
+            f"notebooks)</small>\n\n{MARK_SCHEME}\n\n{RUBRIC_LINE}\n\n<small>END MARK SCHEME</small>",
             metadata=_meta(QUESTION, locked=True)),
         new_markdown_cell("*Write your answer here.*",
                           metadata=_meta(ANSWER, solution=True, grade=True, points=POINTS)),
@@ -106,3 +112,45 @@ def graded_written_course(root: Path, students: dict) -> subprocess.CompletedPro
     run = workbook("autograde", ASSIGNMENT, "--workers", "1", "--no-progress", root=root)
     assert run.returncode == 0, run.stdout + run.stderr
     return run
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.read().decode()
+
+
+def start_formgrader(root, private, timeout=90) -> tuple[subprocess.Popen, str, list[str]]:
+    """``workbook formgrader --no-browser`` on ``root`` with private Jupyter folders;
+    (the process, the URL it printed, the lines it printed up to the URL's)."""
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(private / "config"),
+           "JUPYTER_DATA_DIR": str(private / "data"),
+           "JUPYTER_RUNTIME_DIR": str(private / "runtime"), "IPYTHONDIR": str(private / "ipython")}
+    proc = subprocess.Popen([sys.executable, "-m", "workbook_grading.cli", "formgrader",
+                             "--no-browser", "--root", str(root)], cwd=private.parent,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, stdin=subprocess.DEVNULL)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l.rstrip("\n")) for l in proc.stdout],
+                     daemon=True).start()
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            seen.append(lines.get(timeout=1))
+        except queue.Empty:
+            continue
+        if seen[-1].startswith("Ctrl-C"):
+            url = next(w for l in seen for w in l.split() if w.startswith("http://"))
+            return proc, url, seen
+    proc.kill()
+    raise AssertionError("`workbook formgrader` printed no URL:\n" + "\n".join(seen))
+
+
+def stop_formgrader(proc: subprocess.Popen, url: str) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 128 + signal.SIGTERM
+    base = url.split("/formgrader")[0]
+    try:
+        get(f"{base}/api/status")
+    except OSError:
+        return
+    raise AssertionError("the Jupyter server outlived `workbook formgrader`")

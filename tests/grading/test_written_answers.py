@@ -6,13 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -140,67 +133,28 @@ def test_not_in_formgrader_names_the_ungradable(course):
     assert "cannot be read" in hidden.describe()
 
 
-def _get(url: str):
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read().decode()
-
-
-def start_formgrader(root, private, timeout=90) -> tuple[subprocess.Popen, str, list[str]]:
-    """``workbook formgrader --no-browser`` on ``root`` with private Jupyter folders;
-    (the process, the URL it printed, the lines it printed up to the URL's)."""
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(private / "config"),
-           "JUPYTER_DATA_DIR": str(private / "data"),
-           "JUPYTER_RUNTIME_DIR": str(private / "runtime"), "IPYTHONDIR": str(private / "ipython")}
-    proc = subprocess.Popen([sys.executable, "-m", "workbook_grading.cli", "formgrader",
-                             "--no-browser", "--root", str(root)], cwd=private.parent,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, stdin=subprocess.DEVNULL)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(l.rstrip("\n")) for l in proc.stdout],
-                     daemon=True).start()
-    seen, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            seen.append(lines.get(timeout=1))
-        except queue.Empty:
-            continue
-        if seen[-1].startswith("Ctrl-C"):
-            url = next(w for l in seen for w in l.split() if w.startswith("http://"))
-            return proc, url, seen
-    proc.kill()
-    raise AssertionError("`workbook formgrader` printed no URL:\n" + "\n".join(seen))
-
-
-def stop_formgrader(proc: subprocess.Popen, url: str) -> None:
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 128 + signal.SIGTERM
-    base = url.split("/formgrader")[0]
-    with pytest.raises(OSError):  # the server went with it
-        _get(f"{base}/api/status")
-
-
 def test_workbook_formgrader_serves_the_course(course, tmp_path):
-    proc, url, lines = start_formgrader(course, tmp_path / "jupyter")
+    proc, url, lines = wc.start_formgrader(course, tmp_path / "jupyter")
     try:
         assert url.startswith("http://127.0.0.1:") and "/formgrader?token=" in url
         assert any("1 submitted notebook(s) could not be graded" in l for l in lines), lines
         assert any(l.strip().startswith("broken 00_written/written: invalid-notebook")
                    for l in lines), lines
         base, token = url.split("/formgrader?token=")
-        (assignment,) = json.loads(_get(f"{base}/formgrader/api/assignments?token={token}"))
+        (assignment,) = json.loads(wc.get(f"{base}/formgrader/api/assignments?token={token}"))
         assert assignment["name"] == wc.ASSIGNMENT
         assert assignment["num_submissions"] == len(STUDENTS)
-        notebooks = json.loads(_get(f"{base}/formgrader/api/submitted_notebooks/"
+        notebooks = json.loads(wc.get(f"{base}/formgrader/api/submitted_notebooks/"
                                     f"{wc.ASSIGNMENT}/{wc.NOTEBOOK}?token={token}"))
         assert len(notebooks) == len(STUDENTS) - 1  # the one the command named
-        page = _get(f"{base}/formgrader/manage_assignments?token={token}")
+        page = wc.get(f"{base}/formgrader/manage_assignments?token={token}")
         assert "warning-exchange" not in page and "does not exist" not in page
         try:  # without the token: refused, or the login page
-            assert wc.ASSIGNMENT not in _get(f"{base}/formgrader/api/assignments")
+            assert wc.ASSIGNMENT not in wc.get(f"{base}/formgrader/api/assignments")
         except urllib.error.HTTPError as err:
             assert err.code in (401, 403)
     finally:
-        stop_formgrader(proc, url)
+        wc.stop_formgrader(proc, url)
 
 
 def test_demo_students_answer_the_written_questions_but_the_blank_one(tmp_path):
