@@ -64,7 +64,7 @@ def course_config(root: str | os.PathLike | None = None, *, db_url: str | None =
     # graded answer cell (docs/authoring.md), not in a task cell with a score of its own.
     c.ClearMarkScheme.enforce_metadata = False
     # The formgrader's release/collect pages need an exchange: one per course, never
-    # the system-wide /srv/nbgrader/exchange (`workbook formgrader` creates it).
+    # the system-wide /usr/local/share/nbgrader/exchange (`workbook formgrader` creates it).
     c.Exchange.root = str(grading / "exchange")
     # A student who deletes a test cell gets it back at grading time, graded as usual.
     c.OverwriteCells.add_missing_cells = True

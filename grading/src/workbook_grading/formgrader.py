@@ -136,6 +136,20 @@ def wait_ready(base: str, token: str, proc: subprocess.Popen, timeout: float = R
     raise FormgraderError(f"the Jupyter server did not answer within {timeout:.0f} s")
 
 
+def check_formgrader(base: str, token: str) -> None:
+    """The server has nbgrader's formgrader (a user's Jupyter config may disable it)."""
+    try:
+        with urllib.request.urlopen(f"{base}/formgrader/api/assignments?token={token}",
+                                    timeout=30):
+            return
+    except urllib.error.HTTPError as err:
+        if err.code != 404:
+            raise FormgraderError(f"the formgrader answered {err.code} {err.reason}") from err
+    raise FormgraderError("the Jupyter server has no formgrader: enable nbgrader's extension "
+                          "with `jupyter server extension enable --sys-prefix "
+                          "nbgrader.server_extensions.formgrader`")
+
+
 def serve(root: Path, *, port: int | None = None, open_browser: bool = True,
           out=sys.stdout) -> int:
     """Run the formgrader on the course at ``root`` until interrupted; the exit status."""
@@ -154,6 +168,7 @@ def serve(root: Path, *, port: int | None = None, open_browser: bool = True,
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         wait_ready(base, token, proc)
+        check_formgrader(base, token)
         url = f"{base}/formgrader?token={token}"
         print(f"formgrader of {root}: {url}", file=out)
         if hidden:
