@@ -67,6 +67,23 @@ NOTEBOOKS = {
         "from workbook.numpy_nn.rnn import clip_grad_norm as _reference\n"
         "def clip_grad_norm(grads, max_norm):\n    return _reference(grads, max_norm)\n",
         "test-clip")),
+    "07_seq2seq_attention": ("seq2seq_attention", "test_roundtrip_07_seq2seq_attention", None, (
+        "ex-greedy",
+        "from workbook.nn.seq2seq import greedy_decode as _reference\n"
+        "def greedy(model, src, max_len):\n"
+        "    return _reference(model, src, BOS_ID, EOS_ID, max_len=max_len)\n",
+        "test-greedy")),
+    "09_transformer": ("transformer", "test_roundtrip_09_transformer", None, (
+        "ex-greedy",
+        "from workbook.nn.transformer import greedy_decode as _reference\n"
+        "def greedy(model, src, max_len):\n"
+        "    return _reference(model, src, BOS_ID, EOS_ID, max_len)\n",
+        "test-greedy")),
+    "10_gpt": ("gpt", "test_roundtrip_10_gpt", None, (
+        "ex-top-k",
+        "from workbook.nn.gpt import top_k_filter as _reference\n"
+        "def top_k_filter(logits, k):\n    return _reference(logits, k)\n",
+        "test-top-k")),
 }
 SEEDS = [12345, 2**31 + 7]
 
