@@ -264,3 +264,21 @@ def test_a_plot_drawn_by_the_ci_profile_is_shown_at_twice_its_size():
     page = render(view)
     assert page.count("<img") == 2 and page.count('width="400"') == 1   # 200 px -> 400
     assert page.count("drawn small by the grader's quick profile") == 1
+
+
+def test_every_formula_of_the_course_converts_to_mathml():
+    """The solutions' markdown: no formula falls back to code, none is left as TeX."""
+    from workbook_grading.mathml import markdown
+
+    md, formulas = markdown(), 0
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            out = md(cell.source)
+            formulas += out.count("<math")
+            assert '<code class="tex">' not in out, (path.name, cell.source[:200])
+            text = html.unescape(re.sub(r"<pre>.*?</pre>|<code>.*?</code>|<[^>]+>", "",
+                                        out, flags=re.S))
+            assert not RAW_MATH.search(text), (path.name, RAW_MATH.search(text).group())
+    assert formulas > 1000

@@ -35,23 +35,29 @@ def _csv(path):
         return list(csv.reader(fh))
 
 
-def _export_all(root, out):
+def _cli(capsys, *args, root) -> str:
+    """``workbook ARGS --root ROOT`` in this process (the verbs after autograde only read
+    the gradebook: a subprocess each would cost seconds of imports); its stdout."""
+    from workbook_grading.cli import main
+
+    capsys.readouterr()
+    assert main([*args, "--root", str(root)]) == 0, capsys.readouterr()
+    return capsys.readouterr().out
+
+
+def _export_all(capsys, root, out):
     """Detailed, Canvas (per question) and Moodle exports into ``out``; their rows."""
-    run = workbook("export", "-o", str(out / "grades.csv"), root=root)
-    assert run.returncode == 0, run.stderr
-    run = workbook("export", "--format", "lms", "--lms", "canvas", "--per-question",
-                   "-o", str(out / "canvas.csv"), root=root)
-    assert run.returncode == 0, run.stderr
-    canvas_stdout = run.stdout
-    run = workbook("export", "--format", "lms", "--lms", "moodle",
-                   "-o", str(out / "moodle.csv"), root=root)
-    assert run.returncode == 0, run.stderr
+    _cli(capsys, "export", "-o", str(out / "grades.csv"), root=root)
+    canvas_stdout = _cli(capsys, "export", "--format", "lms", "--lms", "canvas",
+                         "--per-question", "-o", str(out / "canvas.csv"), root=root)
+    _cli(capsys, "export", "--format", "lms", "--lms", "moodle", "-o", str(out / "moodle.csv"),
+         root=root)
     with open(out / "grades.csv", newline="") as fh:
         detailed = {r["student"]: r for r in csv.DictReader(fh)}
     return detailed, _csv(out / "canvas.csv"), _csv(out / "moodle.csv"), canvas_stdout
 
 
-def test_collect_autograde_manual_grade_export_feedback_report(tmp_path):
+def test_collect_autograde_manual_grade_export_feedback_report(tmp_path, capsys):
     from nbgrader.api import Gradebook
 
     from workbook_grading.config import COURSE_ID
@@ -74,7 +80,7 @@ def test_collect_autograde_manual_grade_export_feedback_report(tmp_path):
 
     # -- before a person grades the written answer: pending everywhere, never 0
     before = tmp_path / "before"
-    detailed, canvas, moodle, said = _export_all(root, before)
+    detailed, canvas, moodle, said = _export_all(capsys, root, before)
     assert detailed["ada"]["task-why"] == "" and detailed["ada"]["pending_points"] == "1"
     assert detailed["ada"]["score"] == "3"
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -85,8 +91,7 @@ def test_collect_autograde_manual_grade_export_feedback_report(tmp_path):
     assert ada[col] == ""                                   # pending: left blank
     assert "left blank" in said
     report = tmp_path / "report-before"
-    run = workbook("report", "-o", str(report), root=root)
-    assert run.returncode == 0, run.stderr
+    _cli(capsys, "report", "-o", str(report), root=root)
     page = _text((report / "index.html").read_text())
     assert "needs manual grading" in page and "(1 pending)" in page
 
@@ -101,7 +106,7 @@ def test_collect_autograde_manual_grade_export_feedback_report(tmp_path):
         gb.db.commit()
 
     after = tmp_path / "after"
-    detailed, canvas, moodle, said = _export_all(root, after)
+    detailed, canvas, moodle, said = _export_all(capsys, root, after)
     assert detailed["ada"]["task-why"] == "1" and detailed["ada"]["score"] == "4"
     assert detailed["bob"]["task-why"] == "0.5" and detailed["bob"]["score"] == "1.5"
     assert detailed["cy"]["status"] == "missing"
@@ -119,8 +124,7 @@ def test_collect_autograde_manual_grade_export_feedback_report(tmp_path):
     assert ["bob", "Bob Stone", "bob@example.org", "1.5"] in moodle
 
     feedback = tmp_path / "feedback"
-    run = workbook("feedback", "--zip", "-o", str(feedback), root=root)
-    assert run.returncode == 0, run.stdout + run.stderr
+    _cli(capsys, "feedback", "--zip", "-o", str(feedback), root=root)
     ada_page = _text((feedback / "ada" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text())
     assert "task-why: graded" in ada_page and "1 / 1 points" in ada_page
     assert COMMENT in ada_page and "Score: 4 / 4" in ada_page and "pending" not in ada_page
@@ -132,8 +136,7 @@ def test_collect_autograde_manual_grade_export_feedback_report(tmp_path):
     assert not (feedback / "cy.zip").exists()               # nothing handed in
 
     report = tmp_path / "report"
-    run = workbook("report", "-o", str(report), "--feedback", str(feedback), root=root)
-    assert run.returncode == 0, run.stderr
+    _cli(capsys, "report", "-o", str(report), "--feedback", str(feedback), root=root)
     source = (report / "index.html").read_text()
     page = _text(source)
     assert "needs manual grading" not in page and "pending)" not in page

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 import xml.etree.ElementTree as ET
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
@@ -29,6 +30,8 @@ def to_mathml(tex: str, display: str = "inline") -> str:
     ``<code class="tex">`` when it cannot be converted."""
     from latex2mathml.converter import convert
 
+    # latex2mathml leaves `aligned`'s `&` raw (not even XML); `align*` is the same layout
+    tex = re.sub(r"\\(begin|end)\{aligned\}", r"\\\1{align*}", tex)
     try:
         root = ET.fromstring(convert(tex, display=display))
         clean = _clean(root)
