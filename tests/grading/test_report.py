@@ -112,3 +112,38 @@ def test_report_page_and_plots(autograded, tmp_path):
         assert (link in source) == (case.status != "missing"), case.student
     nofile = re.search(r"<td>nofile</td>\s*<td>(.*?)</td>", source, re.S).group(1)
     assert "missing" in nofile and "href" not in nofile
+
+
+def test_an_unanswered_written_answer_is_counted_and_shown(autograded, tmp_path):
+    """A written answer the grader itself scored 0 (nbgrader's "No response." for an
+    unchanged answer cell): complete, not pending, flagged in the roster; not counted
+    among the autograded points; its comment is the feedback's reason."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from workbook_grading.config import COURSE_ID
+    from workbook_grading.course import Course
+    from workbook_grading.feedback import generate_feedback
+    from workbook_grading.report import gather
+
+    db = tmp_path / "gradebook.db"   # a copy: the shared fixture's gradebook stays as is
+    shutil.copy(autograded.root / "grading" / "gradebook.db", db)
+    with Gradebook(f"sqlite:///{db}", COURSE_ID) as gb:
+        g = gb.find_grade("task-why", NOTEBOOK, ASSIGNMENT, "good")
+        g.auto_score, g.needs_manual_grade = 0.0, False
+        gb.find_comment("task-why", NOTEBOOK, ASSIGNMENT, "good").auto_comment = "No response."
+        gb.db.commit()
+    course = Course.at(autograded.root, db_url=f"sqlite:///{db}")
+    data = gather(course, feedback=tmp_path / "feedback")
+    (row,) = data["notebooks"]
+    assert row["unanswered"] == 1 and row["complete"] == 1 and row["full"] == 0
+    good = data["roster"]["good"][ASSIGNMENT]
+    assert good["labels"] == ["submitted", "1 written answer(s) unanswered"]
+    assert good["pending_points"] == 0 and good["score"] == 3
+    assert data["questions"][row["name"]]["task-why"]["zero"] == 1
+    assert row["full_auto"] == len([s for s in data["scores"][row["name"]] if s == 100])
+
+    (page,) = generate_feedback(course, students=["good"], output=tmp_path / "feedback")
+    text = html.unescape(re.sub(r"<style>.*?</style>|<[^>]+>", "", page.read_text(), flags=re.S))
+    assert "No response." in text and "pending" not in text.split("Your notebook")[0]

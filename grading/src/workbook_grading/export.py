@@ -47,8 +47,10 @@ class Question:
     name: str                 # grade id
     max_score: float
     score: float | None       # None while pending, or when nothing was submitted
-    autograded: bool          # scored by the grader's tests (auto_score set)
+    autograded: bool          # a code cell scored by the grader's tests (not a written answer)
     pending: bool = False     # a person still has to grade it
+    unanswered: bool = False  # a written answer the grader scored 0 itself: left empty or
+                              # as released (nbgrader's "No response.", workbook's "No answer")
 
 
 @dataclass
@@ -121,11 +123,13 @@ def records(course: Course, assignments: list[str] | None = None) -> list[Record
                         out.append(rec)
                         continue
                     for g in sn.grades:
+                        written = g.cell_type != "code"
                         rec.questions.append(Question(
                             g.name, float(g.max_score),
                             None if g.needs_manual_grade else float(g.score or 0.0),
-                            g.auto_score is not None and g.manual_score is None,
-                            bool(g.needs_manual_grade)))
+                            not written, bool(g.needs_manual_grade),
+                            written and not g.needs_manual_grade and g.manual_score is None
+                            and g.auto_score is not None and g.auto_score <= 0))
                         rec.extra_credit += g.extra_credit or 0.0
                     rec.late_penalty = sn.late_submission_penalty or 0.0
                     row = state.get((a.name, student, nb.name))

@@ -121,9 +121,9 @@ def _score_view(grade) -> tuple[float | None, str]:
 
 
 def _autograded(grade) -> bool:
-    """Scored by the grader's tests: nbgrader set an automatic score that no person
-    replaced (a written answer has none)."""
-    return grade.auto_score is not None and grade.manual_score is None
+    """Scored by the grader's tests: a code cell (a written answer is markdown, graded by
+    a person even when the grader gave an unanswered one 0)."""
+    return grade.cell_type == "code"
 
 
 def _outputs(cell) -> list:
@@ -153,7 +153,9 @@ def notebook_view(gb, sn, path: Path | None, status: str, detail: str) -> Notebo
     import nbformat
 
     grades = {g.name: g for g in sn.grades}
-    comments = {c.name: (c.manual_comment or "") for c in sn.comments}
+    # a person's comment, else the grader's (an unanswered written answer says so)
+    comments = {c.name: (c.manual_comment or getattr(c, "auto_comment", None) or "")
+                for c in sn.comments}
     penalty = sn.late_submission_penalty or 0.0
     total = sum((g.score or 0.0) + (g.extra_credit or 0.0) for g in sn.grades)
     view = NotebookView(sn.student.id, sn.assignment.name, sn.notebook.name, status, detail,

@@ -48,8 +48,9 @@ def outcome(max_score: float, score: float | None, pending: bool) -> str:
     return "partial" if score > EPS else "zero"
 
 
-def roster_labels(statuses: list[str], pending: bool) -> list[str]:
-    """What the roster says of one student's assignment (its notebooks' statuses)."""
+def roster_labels(statuses: list[str], pending: bool, unanswered: int = 0) -> list[str]:
+    """What the roster says of one student's assignment (its notebooks' statuses, whether
+    a written answer waits for a person, how many were left unanswered)."""
     if all(s == Status.MISSING for s in statuses):
         return ["missing"]
     labels = ["submitted"]
@@ -57,6 +58,8 @@ def roster_labels(statuses: list[str], pending: bool) -> list[str]:
         labels.append("late")
     if pending:
         labels.append("needs manual grading")
+    if unanswered:
+        labels.append(f"{unanswered} written answer(s) unanswered")
     if Status.INVALID in statuses:
         labels.append("invalid notebook")
     if Status.MISSING in statuses:
@@ -89,6 +92,7 @@ def gather(course: Course, feedback: Path | None = None) -> dict:
             "auto_median": statistics.median(pct) if pct else None,
             "full_auto": sum(r.auto_score >= r.auto_max - EPS for r in subs),
             "pending": sum(bool(r.pending) for r in subs),
+            "unanswered": sum(any(q.unanswered for q in r.questions) for r in subs),
             "complete": len(complete),
             "full": sum(r.score >= r.max_score - EPS for r in complete)})
 
@@ -125,8 +129,9 @@ def gather(course: Course, feedback: Path | None = None) -> dict:
             page = feedback / r.student / r.assignment / f"{r.notebook}.html"
             if r.submitted and page.is_file():
                 links.append((r.notebook, page))
+        unanswered = sum(q.unanswered for r in rs if r.submitted for q in r.questions)
         roster[student][assignment] = {
-            "labels": roster_labels([r.status for r in rs], pending),
+            "labels": roster_labels([r.status for r in rs], pending, unanswered),
             "score": sum(r.score for r in rs if r.submitted),
             "max": sum(r.max_score for r in rs),
             "pending_points": sum(r.pending_points for r in rs if r.submitted),
@@ -167,9 +172,12 @@ def _plots(data: dict, out: Path) -> dict[str, list[str]]:
     made: dict[str, list[str]] = {"scores": [], "questions": [], "timing": []}
     scores = {k: v for k, v in data["scores"].items() if v}
     if scores:
-        n = len(scores)
-        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.2), squeeze=False)
-        for ax, (name, values) in zip(axes[0], sorted(scores.items())):
+        cols = min(5, len(scores))   # ten notebooks: two rows, not one 42-inch strip
+        rows = -(-len(scores) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+        for ax in axes.flat[len(scores):]:
+            ax.axis("off")
+        for ax, (name, values) in zip(axes.flat, sorted(scores.items())):
             ax.hist(values, bins=[i * 10 for i in range(11)], color="#4c72b0", edgecolor="white")
             ax.set_title(f"{name} (n={len(values)})", fontsize=10)
             ax.set_xlabel("autograded score, % of its maximum")
