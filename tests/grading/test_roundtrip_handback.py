@@ -50,8 +50,7 @@ def _export_all(capsys, root, out):
     _cli(capsys, "export", "-o", str(out / "grades.csv"), root=root)
     canvas_stdout = _cli(capsys, "export", "--format", "lms", "--lms", "canvas",
                          "--per-question", "-o", str(out / "canvas.csv"), root=root)
-    _cli(capsys, "export", "--format", "lms", "--lms", "moodle", "-o", str(out / "moodle.csv"),
-         root=root)
+    _cli(capsys, "export", "--lms", "moodle", "-o", str(out / "moodle.csv"), root=root)
     with open(out / "grades.csv", newline="") as fh:
         detailed = {r["student"]: r for r in csv.DictReader(fh)}
     return detailed, _csv(out / "canvas.csv"), _csv(out / "moodle.csv"), canvas_stdout

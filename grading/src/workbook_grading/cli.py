@@ -98,7 +98,7 @@ def _export(args: argparse.Namespace) -> int:
     from workbook_grading.export import export, export_lms
 
     course = _course(args)
-    if args.format == "lms":
+    if args.format == "lms" or (args.format is None and args.lms):
         lms = args.lms or "canvas"
         output = (Path(args.output) if args.output
                   else course.exports / f"grades-{lms}.csv")
@@ -208,11 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "or an LMS grade import (one row per student)", _export)
     p.add_argument("--output", "-o", help="CSV file (default: grading/exports/grades.csv, "
                                           "or grades-<lms>.csv)")
-    p.add_argument("--format", choices=["detailed", "lms"], default="detailed",
+    p.add_argument("--format", choices=["detailed", "lms"], default=None,
                    help="detailed: every cell, status and detail (default); lms: one row "
                         "per student, one column per assignment, for --lms")
     p.add_argument("--lms", choices=["canvas", "moodle"],
-                   help="the grade import layout of --format lms (default canvas)")
+                   help="the grade import layout of --format lms (default canvas); "
+                        "implies --format lms")
     p.add_argument("--per-question", action="store_true",
                    help="with --format lms: also one column per graded cell")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
