@@ -172,6 +172,9 @@ def test_math_and_tables_are_rendered_when_the_page_is_built():
     shown = re.sub(r"<pre>.*?</pre>|<code[^>]*>.*?</code>", "", page, flags=re.S)
     assert not RAW_MATH.search(html.unescape(re.sub(r"<[^>]+>", "", shown)))
     assert "<script" not in page and "http" not in page.split("</style>")[0]
+    nb = nbformat.read(ROOT / "solutions" / "01_neurons" / "neurons.ipynb", as_version=4)
+    assert check_view(view, secret_lines(nb.cells)) == []      # no hidden test, no scheme
+    assert "MARK SCHEME" not in page and "HIDDEN TESTS" not in page
     summary = page.index('class="points"')
     assert summary < page.index('class="cell')                 # the summary comes first
     for g in grades:

@@ -47,6 +47,9 @@ def test_report_figures_match_the_gradebook(autograded):
     assert row["missing"] == len(roll) - len(submitted)
     assert abs(row["auto_mean"] - statistics.mean(pct)) < 1e-9
     assert abs(row["auto_median"] - statistics.median(pct)) < 1e-9
+    # so far: autograded points only (every written answer pending), of the whole maximum
+    assert abs(row["total_mean"] - statistics.mean(100 * book[s][0] / (AUTO_MAX + 1)
+                                                   for s in submitted)) < 1e-9
     assert row["full_auto"] == sum(book[s][0] == AUTO_MAX for s in submitted)
     assert row["full_auto"] == sum(sum(c.scores.values()) == AUTO_MAX for c in CASES
                                    if c.status != "missing") > 0

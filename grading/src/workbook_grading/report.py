@@ -4,7 +4,8 @@ What it shows, all read from the gradebook (``export.records``: grades, whether 
 still has to grade a cell, and the ``workbook_autograde`` table):
 
 - per notebook: submissions, missing, the autograded points (mean and median percent of
-  the autograded maximum), how many have full marks on the autograded parts, how many
+  the autograded maximum), the mean score so far (percent of the whole maximum, pending
+  answers not counted yet), how many have full marks on the autograded parts, how many
   still wait for manual grading (*pending*: never counted as zero), how many are complete
   and how many of those have full marks;
 - a roster: per student and assignment, submitted / missing / late / needs manual
@@ -90,6 +91,9 @@ def gather(course: Course, feedback: Path | None = None) -> dict:
             "name": name, "submitted": len(subs), "missing": len(rs) - len(subs),
             "auto_mean": statistics.mean(pct) if pct else None,
             "auto_median": statistics.median(pct) if pct else None,
+            # everything scored so far (written answers once a person graded them)
+            "total_mean": (statistics.mean(100.0 * r.score / (r.max_score or 1) for r in subs)
+                           if subs else None),
             "full_auto": sum(r.auto_score >= r.auto_max - EPS for r in subs),
             "pending": sum(bool(r.pending) for r in subs),
             "unanswered": sum(any(q.unanswered for q in r.questions) for r in subs),
