@@ -129,7 +129,10 @@ def test_feedback_command_on_every_bad_submission(autograded, tmp_path):
     exc = html.unescape(pages["exc"].read_text())
     assert "ValueError: not today not today" in exc
     assert pages["exc"].stat().st_size < 20_000                # a 2 MB message, capped
-    assert "NotJSONError" in html.unescape(pages["broken"].read_text())
+    broken = html.unescape(pages["broken"].read_text())
+    assert "NotJSONError" in broken
+    assert "task-why: graded" in broken and "0 / 1 points" in broken
+    assert "no notebook could be graded" in broken
     assert "test-add: failed" in html.unescape(pages["tampered"].read_text())
 
 

@@ -20,7 +20,9 @@ LMS (``--format lms --lms canvas|moodle``): one row per student, one column per
 assignment (its total after any late penalty; with ``per_question`` also one column per
 graded cell). An assignment with a written answer still waiting for a person is left
 blank (an LMS import leaves a blank grade alone), never counted as 0; a missing
-submission is 0. The column layouts are in docs/grading.md.
+submission is 0, and so are the written answers of a notebook the grader could not run
+(``invalid-notebook``, ``error``: there is nothing for a person to grade, and the
+formgrader cannot show it). The column layouts are in docs/grading.md.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from workbook_grading.autograde import STATE
 from workbook_grading.course import Course
-from workbook_grading.status import Status
+from workbook_grading.status import NOT_RUN, Status
 
 FIXED = ["student", "assignment", "notebook", "status", "score", "max_score"]
 TRAILING = ["needs_manual_grade", "pending_points", "late_penalty", "detail"]
@@ -138,6 +140,9 @@ def records(course: Course, assignments: list[str] | None = None) -> list[Record
                     else:
                         late = (sn.assignment.total_seconds_late or 0) > 0
                         rec.status, rec.detail = (Status.LATE if late else Status.OK), ""
+                    if rec.status in NOT_RUN:  # no notebook a person could grade: 0, final
+                        for q in rec.questions:
+                            q.score, q.pending = (0.0 if q.pending else q.score), False
                     out.append(rec)
     return out
 

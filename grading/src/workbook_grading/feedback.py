@@ -46,6 +46,7 @@ MAX_IMAGE_BYTES = 300_000
 SMALL_IMAGE_PX = 400
 
 HIDDEN_NOTE = "# (hidden tests ran here)"
+NO_NOTEBOOK = "no notebook could be graded, so there is no answer to read"
 
 
 def strip_regions(source: str) -> str:
@@ -164,9 +165,11 @@ def notebook_view(gb, sn, path: Path | None, status: str, detail: str) -> Notebo
         for name, g in grades.items():  # the scores, without a notebook to show
             score, result = _score_view(g)
             kind = "task" if g.cell_type == "markdown" else "test"
-            view.cells.append(CellView(kind, "", name, score, g.max_score, result,
-                                       comment=comments.get(name) or None,
-                                       auto=_autograded(g)))
+            cv = CellView(kind, "", name, score, g.max_score, result,
+                          comment=comments.get(name) or None, auto=_autograded(g))
+            if result == "manual":  # no notebook: nothing for a person to grade (export.py)
+                cv.score, cv.result, cv.message = 0, "failed", NO_NOTEBOOK
+            view.cells.append(cv)
         return view
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:

@@ -127,9 +127,7 @@ def gather(course: Course, feedback: Path | None = None) -> dict:
     roster: dict[str, dict[str, dict]] = defaultdict(dict)
     for student_assignment, rs in _group(recs).items():
         student, assignment = student_assignment
-        # a notebook the grader could not run (invalid, error) has nothing for a person to
-        # grade: its label says why, not "needs manual grading"
-        pending = any(r.pending for r in rs if r.submitted and r.status not in NOT_GRADED)
+        pending = any(r.pending for r in rs if r.submitted)
         links = []
         for r in rs:
             page = feedback / r.student / r.assignment / f"{r.notebook}.html"
