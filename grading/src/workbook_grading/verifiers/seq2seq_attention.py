@@ -191,7 +191,10 @@ def _trim(ids):
 
 @cell("test-greedy")
 def _greedy(p: Plan):
-    for kind, eos_bias in [("dot", -1.0), (None, 1.0), ("additive", 0.0)]:
+    # ten models: on one untrained model a decoder that is not fed its own output, or that
+    # drops its state, writes the same ids as a right one about every other time (measured)
+    for i in range(10):
+        kind, eos_bias = [None, "dot", "general", "additive"][i % 4], [-2.0, -1.0, 0.0, 1.0, -3.0][i % 5]
         model = _model(p, kind, confident=True, eos_bias=eos_bias)
         B, S = _ints(p, 2, 6, 2)
         src = _source(p, B, S)
@@ -229,15 +232,26 @@ def _beam_step(p: Plan):
 
 @cell("test-best-hypothesis")
 def _best(p: Plan):
-    for alpha in (0.0, float(p.rng.uniform(0.3, 0.9)), 1.0):
-        finished = [(-float(p.rng.uniform(0.5, 6)),
-                     [int(t) for t in range(4, 4 + int(p.rng.integers(1, 8)))] + [EOS_ID])
-                    for _ in range(int(p.rng.integers(3, 8)))]
+    def call(finished, alpha):
         want = max(finished, key=lambda h: h[0] / len(h[1]) ** alpha)[1]
         p.call("best_hypothesis", finished, alpha).then(
-            lambda got, *_, want=want, a=alpha: checks.assert_equal(
+            lambda got, *_, want=want, a=alpha, n=len(finished): checks.assert_equal(
                 [int(t) for t in np.asarray(got).tolist()], want,
-                name=f"best of {len(finished)} random hypotheses, alpha {a:.2g}"))
+                name=f"best of {n} hypotheses, alpha {a:.2g}"))
+
+    for alpha in (0.0, float(p.rng.uniform(0.3, 0.9)), 1.0):
+        for _ in range(3):
+            call([(-float(p.rng.uniform(0.5, 6)),
+                   [int(t) for t in p.rng.integers(4, 9, size=int(p.rng.integers(1, 8)))] + [EOS_ID])
+                  for _ in range(int(p.rng.integers(3, 8)))], alpha)
+    # scores and lengths for which alpha = 0, 0.5 and 1 choose three different hypotheses
+    # (any positive scale keeps that), in a random order
+    scale = float(p.rng.uniform(0.5, 3))
+    hyps = [(-2.0 * scale, 2), (-2.6 * scale, 4), (-5.0 * scale, 8)]
+    finished = [(score, [int(t) for t in p.rng.integers(4, 9, size=n - 1)] + [EOS_ID])
+                for score, n in (hyps[i] for i in p.rng.permutation(3))]
+    for alpha in (0.0, 0.5, 1.0):
+        call(finished, alpha)
 
 
 @cell("test-accuracy-by-length")
