@@ -5,7 +5,8 @@ it sets the learning rate, runs the forward pass, zeroes the gradients, backprop
 clips, steps and logs -- nothing hidden in callbacks. After each epoch it evaluates on
 the whole validation set under ``torch.no_grad()``, keeps the best model (in memory,
 or on disk with ``checkpoint=path``), stops early after ``patience`` epochs without
-improvement, and at the end restores the best weights.
+improvement, and at the end restores the best weights. With ``resume=path`` it also saves
+the whole run after every epoch and, called again, continues an interrupted run.
 
 Data contract (``fit`` and ``evaluate``): either a pair of tensors ``(X, y)``, which is
 cut into batches of ``batch_size`` (training batches reshuffled each epoch by a
