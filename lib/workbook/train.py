@@ -361,7 +361,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: An
     resume: a path where the whole run is saved after every epoch (``_save_run``); if it
     exists when ``fit`` starts, the run continues after its last saved epoch, so an
     interrupted run called again with the same arguments ends as an uninterrupted one
-    would (bit for bit on the same CPU).
+    would (bit for bit on the same CPU; the CUDA generator that dropout on a GPU draws from
+    is not saved, so a resumed GPU run with dropout draws other masks).
     The model is moved to ``device`` (default ``runtime.get_device()``).
     """
     if patience is not None and val_data is None:
