@@ -258,8 +258,8 @@ def _beam(p: Plan):
 def _kv_step(p: Plan):
     import torch.nn.functional as F
 
-    B, nh, T, hs = (int(v) for v in p.rng.integers(1, 5, size=4))
-    T += 2
+    B, nh = (int(v) for v in p.rng.integers(1, 5, size=2))
+    T, hs = int(p.rng.integers(3, 8)), int(p.rng.integers(2, 9))  # hs = 1 would hide a missing 1/sqrt(hs)
     q, k, v = (p.rng.normal(size=(B, nh, T, hs)) for _ in range(3))
     full = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), is_causal=True).numpy()
     for t in (0, int(p.rng.integers(1, T))):
