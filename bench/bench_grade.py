@@ -51,12 +51,12 @@ def answers(source: Path) -> dict[str, str]:
 def make_course(root: Path, assignment: str, n: int) -> str:
     """``assignment`` released into ``root`` (gradebook grading/released.db) with ``n``
     correct submissions; returns the notebook's name."""
+    from workbook_grading.course import Course
     from workbook_grading.release import release
 
     shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
     (root / "grading").mkdir(parents=True, exist_ok=True)
-    (released,) = release([assignment], root=root,
-                          db_url=f"sqlite:///{root / 'grading' / 'released.db'}")
+    (released,) = release([assignment], course=Course(root, f"sqlite:///{root / 'grading' / 'released.db'}"))
     nb = nbformat.read(released, as_version=4)
     solved = answers(root / "solutions" / assignment / released.name)
     for cell in nb.cells:

@@ -62,12 +62,12 @@ def written_assignment(root: Path) -> Path:
 
 def released_written_course(root: Path) -> Path:
     """The assignment released into ``root`` (notebooks/ and grading/gradebook.db)."""
+    from workbook_grading.course import Course
     from workbook_grading.release import release
 
     written_assignment(root)
     (root / "grading").mkdir(exist_ok=True)
-    (released,) = release([ASSIGNMENT], root=root,
-                          db_url=f"sqlite:///{root / 'grading' / 'gradebook.db'}")
+    (released,) = release([ASSIGNMENT], course=Course(root, f"sqlite:///{root / 'grading' / 'gradebook.db'}"))
     return released
 
 

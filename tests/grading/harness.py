@@ -28,6 +28,7 @@ from batching import batches
 from helpers import cells_by_id, fill_submission, record_notebook_time, strip_solution_markers
 from workbook_grading.autograde import autograde, read_state
 from workbook_grading.config import repo_root
+from workbook_grading.course import Course
 from workbook_grading.limits import STDERR_FORGIVEN
 from workbook_grading.release import release
 
@@ -87,7 +88,7 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
     root = root or repo_root()
     shutil.copytree(root / "solutions" / assignment, workdir / "solutions" / assignment)
     db_url = f"sqlite:///{workdir / 'gradebook.db'}"
-    (released_path,) = release([assignment], root=workdir, db_url=db_url)
+    (released_path,) = release([assignment], course=Course(workdir, db_url))
     notebook = released_path.stem
     released = nbformat.read(released_path, as_version=4)
     source = nbformat.read(workdir / "solutions" / assignment / released_path.name, as_version=4)
@@ -124,7 +125,7 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
     # Verification can only take points away: a wrong answer already scores 0 on the cells
     # it must fail, so only the submissions that must keep full marks are verified
     # (tests/grading/test_verifiers.py checks the wrong answers against the verifiers).
-    summary = autograde([assignment], root=workdir, db_url=db_url, workers=GRADING_WORKERS,
+    summary = autograde([assignment], course=Course(workdir, db_url), workers=GRADING_WORKERS,
                         verify=lambda student: not student.startswith("wrong-") or verify_wrong,
                         progress=False, log=lambda _: None)
     if summary.graded != len(submissions) or not set(summary.statuses) <= statuses:

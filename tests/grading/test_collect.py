@@ -10,6 +10,7 @@ import pytest
 
 from tiny_course import tiny_assignment, workbook
 from workbook_grading.collect import collect, match_file
+from workbook_grading.course import Course
 
 NOTEBOOKS = {"neurons": "01_neurons/neurons", "backprop": "02_backprop/backprop"}
 
@@ -67,7 +68,7 @@ def test_folder_import_keeps_times_and_reports_unmatched(course, tmp_path):
     _write(inbox / "bob" / "Demo (1).ipynb", '{"b": 1}', t + 60)
     _write(inbox / "mystery.ipynb", "{}", t)
     _write(inbox / "readme.txt", "hi", t)
-    report = collect(inbox, root=course)
+    report = collect(inbox, course=Course.at(course))
     assert (_sub(course, "alice") / "demo.ipynb").read_text() == '{"a": 1}'
     assert (_sub(course, "bob") / "demo.ipynb").read_text() == '{"b": 1}'
     assert (_sub(course, "alice") / "timestamp.txt").read_text().strip() == \
@@ -85,7 +86,7 @@ def test_zip_import_newest_wins_and_is_reported(course, tmp_path):
         zf.writestr(zipfile.ZipInfo("carol - Demo.IPYNB", old), '{"v": "old"}')
         zf.writestr(zipfile.ZipInfo("carol_demo (1).ipynb", new), '{"v": "new"}')
         zf.writestr(zipfile.ZipInfo("__MACOSX/._carol_demo.ipynb", new), "junk")
-    report = collect(archive, root=course)
+    report = collect(archive, course=Course.at(course))
     assert (_sub(course, "carol") / "demo.ipynb").read_text() == '{"v": "new"}'
     assert report.duplicates and "carol - Demo.IPYNB" in report.duplicates[0]
     stamp = (_sub(course, "carol") / "timestamp.txt").read_text().strip()
@@ -97,17 +98,17 @@ def test_zip_import_newest_wins_and_is_reported(course, tmp_path):
 def test_existing_submissions_are_never_overwritten_silently(course, tmp_path):
     t = 1_900_000_000
     _write(tmp_path / "first" / "dan_demo.ipynb", '{"v": 1}', t)
-    collect(tmp_path / "first", root=course)
+    collect(tmp_path / "first", course=Course.at(course))
     # the same file again: nothing to do
-    assert collect(tmp_path / "first", root=course).unchanged
+    assert collect(tmp_path / "first", course=Course.at(course)).unchanged
     # an older, different file: the existing newer one stays
     _write(tmp_path / "older" / "dan_demo.ipynb", '{"v": 0}', t - 3600)
-    report = collect(tmp_path / "older", root=course)
+    report = collect(tmp_path / "older", course=Course.at(course))
     assert report.kept_existing and not report.replaced
     assert (_sub(course, "dan") / "demo.ipynb").read_text() == '{"v": 1}'
     # a newer, different file replaces it, and says so
     _write(tmp_path / "newer" / "dan_demo.ipynb", '{"v": 2}', t + 3600)
-    report = collect(tmp_path / "newer", root=course)
+    report = collect(tmp_path / "newer", course=Course.at(course))
     assert report.replaced
     assert (_sub(course, "dan") / "demo.ipynb").read_text() == '{"v": 2}'
 

@@ -32,6 +32,7 @@ def test_demo_class_collects_with_every_defect(tmp_path):
     from nbgrader.api import Gradebook
 
     from workbook_grading.collect import collect
+    from workbook_grading.course import Course
     from workbook_grading.config import COURSE_ID
     from workbook_grading.demo import build_demo
 
@@ -41,7 +42,7 @@ def test_demo_class_collects_with_every_defect(tmp_path):
     (zip_path,) = build_demo(root=root, output=tmp_path / "inbox")
     with Gradebook(f"sqlite:///{root / 'grading' / 'gradebook.db'}", COURSE_ID) as gb:
         assert gb.find_assignment(ASSIGNMENT).duedate == DUE.replace(tzinfo=None)
-    report = collect(zip_path, root=root, assignment=ASSIGNMENT)
+    report = collect(zip_path, course=Course.at(root), assignment=ASSIGNMENT)
     assert not report.unmatched and not report.duplicates
     assert report.unreadable == ["broken_bea/demo.ipynb"]
     submitted = root / "grading" / "submitted"

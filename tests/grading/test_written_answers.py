@@ -126,9 +126,10 @@ def test_formgrader_config_file_gives_course_config(tmp_path):
 
 
 def test_not_in_formgrader_names_the_ungradable(course):
+    from workbook_grading.course import Course
     from workbook_grading.formgrader import not_in_formgrader
 
-    (hidden,) = not_in_formgrader(course)
+    (hidden,) = not_in_formgrader(Course.at(course))
     assert (hidden.student, hidden.status) == ("broken", "invalid-notebook")
     assert "cannot be read" in hidden.describe()
 

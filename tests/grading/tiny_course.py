@@ -50,12 +50,12 @@ def tiny_assignment(root):
 
 def released_course(root):
     """``tiny_assignment`` released into ``root`` (notebooks/ and grading/gradebook.db)."""
+    from workbook_grading.course import Course
     from workbook_grading.release import release
 
     tiny_assignment(root)
     (root / "grading").mkdir(exist_ok=True)
-    (released,) = release([ASSIGNMENT], root=root,
-                          db_url=f"sqlite:///{root / 'grading' / 'gradebook.db'}")
+    (released,) = release([ASSIGNMENT], course=Course(root, f"sqlite:///{root / 'grading' / 'gradebook.db'}"))
     return released
 
 

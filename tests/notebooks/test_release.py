@@ -4,6 +4,7 @@ import nbformat
 import pytest
 
 from helpers import ROOT, assignments
+from workbook_grading.course import Course
 from workbook_grading.release import FORBIDDEN_MARKERS, release, verify_release
 
 
@@ -16,8 +17,8 @@ def _comparable(nb):
 @pytest.fixture(scope="module")
 def fresh_release(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("release")
-    paths = release(root=ROOT, release_directory=tmp / "notebooks",
-                    db_url=f"sqlite:///{tmp / 'gradebook.db'}")
+    paths = release(course=Course(ROOT, f"sqlite:///{tmp / 'gradebook.db'}"),
+                    release_directory=tmp / "notebooks")
     return {p.relative_to(tmp / "notebooks"): p for p in paths}
 
 

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Callable
 
 from workbook_grading import sandbox
-from workbook_grading.config import COURSE_ID, course_config, prepare_gradebook, repo_root
+from workbook_grading.course import Course
+from workbook_grading.config import COURSE_ID, course_config, prepare_gradebook
 from workbook_grading.launcher import KERNEL_THREADS_ENV, kernel_env
 from workbook_grading.limits import RUN_NOTES, Limits, nbgrader_classes
 from workbook_grading.results import Grade, NotebookResult, SubmissionResult
@@ -659,17 +660,18 @@ def _failed_result(task: dict, spec: dict, err: BaseException) -> SubmissionResu
                             task.get("timestamp"), notebooks)
 
 
-def autograde(assignments: list[str] | None = None, *, root: Path | None = None,
-              db_url: str | None = None, workers: int | None = None,
+def autograde(assignments: list[str] | None = None, *, course: Course | None = None,
+              workers: int | None = None,
               scheduler: str | None = None, limits: Limits = Limits(), force: bool = False,
               students: list[str] | None = None, verify: Callable[[str], bool] | None = None,
               progress: bool = True,
               log: Callable[[str], None] = print) -> Summary:
     """Grade every new or changed submission; see the module docstring. ``verify``: which
-    students' answers are verified outside the kernel (default: all; tests narrow it)."""
+    students' answers are verified outside the kernel (default: all; tests narrow it);
+    ``course``: default, this checkout's."""
     start = time.perf_counter()
-    root = Path(root) if root is not None else repo_root()
-    db_url = db_url or course_config(root).CourseDirectory.db_url
+    course = course or Course.at()
+    root, db_url = course.root, course.db_url
     summary = Summary()
     subs = find_submissions(root, assignments, students)
     if assignments:

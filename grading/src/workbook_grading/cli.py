@@ -42,7 +42,7 @@ def _release(args: argparse.Namespace) -> int:
 
     try:
         paths = release(args.assignments or None,
-                        root=Path(args.root).resolve() if args.root else None)
+                        course=_course(args))
     except ReleaseError as err:
         print(f"workbook release: {err}", file=sys.stderr)
         return 1
@@ -55,7 +55,7 @@ def _collect(args: argparse.Namespace) -> int:
     from workbook_grading.collect import CollectError, collect
 
     try:
-        report = collect(Path(args.path), root=_root(args), assignment=args.assignment,
+        report = collect(Path(args.path), course=_course(args), assignment=args.assignment,
                          dry_run=args.dry_run)
     except CollectError as err:
         print(f"workbook collect: {err}", file=sys.stderr)
@@ -75,7 +75,7 @@ def _autograde(args: argparse.Namespace) -> int:
         print("workbook autograde: --warm-kernels/--no-warm-kernels no longer do anything: "
               "every kernel starts from scratch (in its sandbox)", file=sys.stderr)
     try:
-        summary = autograde(args.assignments or None, root=_root(args), db_url=args.db_url,
+        summary = autograde(args.assignments or None, course=_course(args),
                             workers=args.workers, scheduler=args.scheduler, limits=limits,
                             force=args.force, students=args.student or None,
                             progress=not args.no_progress)
@@ -148,7 +148,7 @@ def _formgrader(args: argparse.Namespace) -> int:
     from workbook_grading.formgrader import FormgraderError, serve
 
     try:
-        return serve(_root(args), port=args.port, open_browser=not args.no_browser)
+        return serve(_course(args), port=args.port, open_browser=not args.no_browser)
     except FormgraderError as err:
         print(f"workbook formgrader: {err}", file=sys.stderr)
         return 1

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from workbook_grading.config import repo_root
+from workbook_grading.course import Course
 
 
 class CollectError(RuntimeError):
@@ -234,9 +234,9 @@ def _existing_mtime(dest: Path) -> float:
     return dest.stat().st_mtime
 
 
-def collect(path: Path, *, root: Path | None = None, assignment: str | None = None,
+def collect(path: Path, *, course: Course | None = None, assignment: str | None = None,
             dry_run: bool = False) -> CollectReport:
-    root = Path(root) if root is not None else repo_root()
+    root = (course or Course.at()).root
     notebooks = known_notebooks(root, assignment)
     report = CollectReport()
     files = read_files(Path(path))

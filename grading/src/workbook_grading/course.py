@@ -6,8 +6,10 @@ configuration, in one object.
     with course.gradebook() as gb:             # nbgrader's Gradebook, state table ensured
         ...
 
-``export``, ``feedback`` and ``report`` take a ``Course`` instead of passing ``root`` and
-``db_url`` separately, so every command reads the same folders and the same database.
+``release``, ``collect``, ``autograde``, the formgrader, ``export``, ``feedback`` and
+``report`` take a ``Course`` (the ``workbook`` command makes one per call from ``--root`` and
+``--db-url``) instead of ``root`` and ``db_url`` separately, so every command reads the same
+folders and the same database.
 """
 
 from __future__ import annotations

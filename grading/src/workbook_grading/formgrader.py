@@ -30,6 +30,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbook_grading.course import Course
 from workbook_grading.config import course_config
 
 READY_S = 60  # seconds to wait for the server to answer
@@ -78,7 +79,7 @@ class Hidden:
                 + (f" ({self.reason})" if self.reason else ""))
 
 
-def not_in_formgrader(root: Path, db_url: str | None = None) -> list[Hidden]:
+def not_in_formgrader(course: Course) -> list[Hidden]:
     """The submitted notebooks of the gradebook with no autograded notebook on disk (the
     formgrader shows only those that have one), with ``workbook autograde``'s status and
     the first line of its reason."""
@@ -87,7 +88,7 @@ def not_in_formgrader(root: Path, db_url: str | None = None) -> list[Hidden]:
     from workbook_grading.autograde import read_state
     from workbook_grading.config import COURSE_ID
 
-    db_url = db_url or course_config(root).CourseDirectory.db_url
+    root, db_url = course.root, course.db_url
     state = {(r["student"], r["assignment"], r["notebook"]): r for r in read_state(db_url)}
     hidden = []
     with Gradebook(db_url, COURSE_ID) as gb:
@@ -150,15 +151,17 @@ def check_formgrader(base: str, token: str) -> None:
                           "nbgrader.server_extensions.formgrader`")
 
 
-def serve(root: Path, *, port: int | None = None, open_browser: bool = True,
+def serve(course: Course, *, port: int | None = None, open_browser: bool = True,
           out=sys.stdout) -> int:
-    """Run the formgrader on the course at ``root`` until interrupted; the exit status."""
+    """Run the formgrader on ``course`` until interrupted; the exit status. (The formgrader
+    reads the course's nbgrader_config.py, hence its default gradebook.)"""
+    root = course.root
     db = Path(course_config(root).CourseDirectory.db_url.removeprefix("sqlite:///"))
     if not db.is_file():
         raise FormgraderError(f"no gradebook at {db}: release and autograde the course "
                               "first (`workbook autograde`)")
     ensure_config(root)
-    hidden = not_in_formgrader(root)
+    hidden = not_in_formgrader(course)
     port = port or free_port()
     token = secrets.token_hex(24)
     base = f"http://127.0.0.1:{port}"

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 
 from workbook_grading import markers
+from workbook_grading.course import Course
 from workbook_grading.config import course_config, prepare_gradebook, repo_root
 
 # Text that must never reach a student.
@@ -29,9 +30,8 @@ def assignments(root: Path | None = None) -> list[str]:
                   if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def release(names: list[str] | None = None, *, root: Path | None = None,
-            release_directory: str | os.PathLike = "notebooks",
-            db_url: str | None = None) -> list[Path]:
+def release(names: list[str] | None = None, *, course: Course | None = None,
+            release_directory: str | os.PathLike = "notebooks") -> list[Path]:
     """Run nbgrader's generate_assignment (with --force) and verify each release.
 
     Returns the released notebook paths. ``release_directory`` may be absolute (tests
@@ -39,13 +39,14 @@ def release(names: list[str] | None = None, *, root: Path | None = None,
     """
     from nbgrader.apps import NbGraderAPI
 
-    root = Path(root) if root is not None else repo_root()
+    course = course or Course.at()
+    root = course.root
     names = names or assignments(root)
     unknown = sorted(set(names) - set(assignments(root)))
     if unknown:
         raise ReleaseError(f"no such assignment(s) in solutions/: {', '.join(unknown)}; "
                            f"available: {', '.join(assignments(root))}")
-    config = course_config(root, db_url=db_url, release_directory=str(release_directory))
+    config = course_config(root, db_url=course.db_url, release_directory=str(release_directory))
     prepare_gradebook(config.CourseDirectory.db_url)
     api = NbGraderAPI(config=config)
     released = []
