@@ -91,6 +91,7 @@ grade: $(STAMP)
 	$(WORKBOOK) report --root $(DEMO)
 	@echo "feedback: $(DEMO)/grading/feedback/<student>/<assignment>/<notebook>.html"
 	@echo "report:   $(DEMO)/grading/reports/index.html"
+	@echo "manual grading: $(WORKBOOK) formgrader --root $(DEMO)"
 
 ## bench-grade: plain `nbgrader autograde` vs `workbook autograde` (1 and 2 workers) on each real notebook
 bench-grade: $(STAMP)

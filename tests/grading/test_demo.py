@@ -84,7 +84,7 @@ def test_demo_answers_for_the_real_notebooks(src):
     made = class_notebooks(released, solution)
     assert set(made) == set(STUDENTS)
     sol = {c.metadata["nbgrader"]["grade_id"]: solution_code(c.source) for c in solution.cells
-           if c.metadata.get("nbgrader", {}).get("solution")}
+           if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
     perfect = _cells(made["perfect_ada"][1])
     for gid, code in sol.items():
         assert perfect[gid] == code and "SOLUTION" not in code

@@ -53,6 +53,20 @@ NOTEBOOKS = {
         "from workbook.numpy_nn.conv import pad2d as _reference\n"
         "def pad2d(x, padding):\n    return _reference(x, padding)\n",
         "test-pad")),
+    # a subset (all 28 failed as they should when last checked)
+    "05_word2vec": ("word2vec", "test_roundtrip_05_word2vec", {1, 4, 8, 9, 11, 15, 17, 20, 21, 24}, (
+        "ex-vocab",
+        "from workbook.numpy_nn.word2vec import Vocab as _reference\n"
+        "def build_vocab(sentences, min_count):\n"
+        "    v = _reference.build(sentences, min_count=min_count)\n"
+        "    return v.words, v.counts\n",
+        "test-vocab")),
+    # a subset (all 30 failed as they should when last checked)
+    "06_rnn_lstm": ("rnn_lstm", "test_roundtrip_06_rnn_lstm", {0, 6, 9, 12, 16, 19, 21, 25, 27, 29}, (
+        "ex-clip",
+        "from workbook.numpy_nn.rnn import clip_grad_norm as _reference\n"
+        "def clip_grad_norm(grads, max_norm):\n    return _reference(grads, max_norm)\n",
+        "test-clip")),
 }
 SEEDS = [12345, 2**31 + 7]
 

@@ -146,3 +146,61 @@ def test_released_test_cells_end_without_a_value(assignment):
                   and not c.metadata["nbgrader"].get("solution") and _shows_a_value(c.source)]
         assert not valued, (f"{path.name}: graded cells end with a value (end the line with `;` "
                             f"or assign it): {valued}")
+
+
+# ------------------------------------------------------------------ written answers
+# docs/authoring.md: a read-only question cell holding the mark scheme, then the student's
+# answer cell, nbgrader's manually graded answer (the one with the score box).
+
+def _written_answers(nb) -> list[tuple[nbformat.NotebookNode, nbformat.NotebookNode]]:
+    """(question cell, answer cell) of every written answer of ``nb``."""
+    from workbook_grading import markers
+
+    return [(nb.cells[i - 1] if i else None, c) for i, c in enumerate(nb.cells)
+            if markers.is_written_answer(c)]
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_written_answers_are_graded_answer_cells_after_their_question(assignment):
+    from workbook_grading import markers
+
+    for path in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        tasks = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                 if c.metadata.get("nbgrader", {}).get("task")]
+        assert not tasks, (f"{path.name}: written answers in the old layout (task cells "
+                           f"{tasks}): convert them as docs/authoring.md describes")
+        for question, answer in _written_answers(nb):
+            meta = answer.metadata["nbgrader"]
+            gid = meta["grade_id"]
+            assert meta.get("points", 0) > 0 and not meta.get("locked"), gid
+            assert question is not None and question.cell_type == "markdown", gid
+            qmeta = question.metadata.get("nbgrader", {})
+            assert qmeta.get("locked") and not qmeta.get("grade") and not qmeta.get("solution"), (
+                f"{gid}: the cell before it must be its read-only question")
+            assert markers.MARK_SCHEME.begin in question.source, f"{gid}: no mark scheme"
+            assert markers.is_unanswered(answer.source), f"{gid}: the source holds an answer"
+            headings = [line for line in question.source.splitlines()
+                        if markers.MARK_SCHEME.is_marker(line) and line.lstrip().startswith("#")]
+            assert not headings, f"{gid}: a mark-scheme marker renders as a heading: {headings}"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_released_written_answers_hold_the_placeholder_and_no_mark_scheme(assignment):
+    from workbook_grading import markers
+    from workbook_grading.config import TEXT_STUB
+
+    for path in sorted((ROOT / "solutions" / assignment).glob("*.ipynb")):
+        source = _written_answers(nbformat.read(path, as_version=4))
+        released = _written_answers(nbformat.read(ROOT / "notebooks" / assignment / path.name,
+                                                  as_version=4))
+        ids = [a.metadata["nbgrader"]["grade_id"] for _, a in source]
+        assert [a.metadata["nbgrader"]["grade_id"] for _, a in released] == ids
+        for (src_q, _), (question, answer) in zip(source, released):
+            assert answer.source == TEXT_STUB
+            assert question.metadata["nbgrader"].get("locked")
+            assert not any(m in question.source for m in markers.ALL_MARKERS)
+            assert question.source.strip(), "the question is left for students"
+            leaked = [line for line in markers.secret_lines([src_q.source])
+                      if line in question.source or line in answer.source]
+            assert not leaked, f"mark-scheme lines reached students: {leaked}"

@@ -420,6 +420,7 @@ def grade_submission(task: dict, spec: dict) -> SubmissionResult:
             path = out_dir / f"{name}.ipynb"
             if nb.status.ran and path.is_file():
                 nb.autograded = path.read_bytes()
+                flag_unanswered(nb)
         try:
             gb.remove_submission(assignment, student)  # keep the scratch gradebook small
         except MissingEntry:
@@ -436,6 +437,24 @@ def grade_submission(task: dict, spec: dict) -> SubmissionResult:
     return SubmissionResult(assignment, student, task["hash"], task.get("timestamp"), notebooks,
                             extra_files=extra, seconds=time.perf_counter() - start,
                             worker=os.getpid())
+
+
+def flag_unanswered(nb: NotebookResult) -> None:
+    """Written answers left empty or as released score 0, with a comment saying so
+    (nbgrader's own check gives an unchanged one 0 and "No response."; an emptied one
+    would wait for a person). The formgrader shows both; a person can still change them."""
+    import nbformat
+
+    from workbook_grading import markers
+
+    for cell in nbformat.reads(nb.autograded.decode("utf-8"), as_version=4).cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid not in nb.grades or not markers.is_written_answer(cell):
+            continue
+        why = markers.unanswered(cell.source)
+        if why:
+            nb.grades[gid] = Grade(0.0, needs_manual_grade=False)
+            nb.comments[gid] = why
 
 
 def _verify(spec: dict, spec_nb: dict, submitted: Path, nb: NotebookResult, seed: int,

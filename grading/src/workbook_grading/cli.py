@@ -11,6 +11,8 @@
     workbook report                            grading/reports/index.html: score
                                                distributions, pass rate per test, timings,
                                                flagged submissions
+    workbook formgrader [--port N]             nbgrader's formgrader on the course (manual
+                                               grading of written answers), on 127.0.0.1
     workbook demo                              a synthetic class (LMS-style .zip per
                                                assignment) built from solutions/
 
@@ -122,6 +124,16 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _formgrader(args: argparse.Namespace) -> int:
+    from workbook_grading.formgrader import FormgraderError, serve
+
+    try:
+        return serve(_root(args), port=args.port, open_browser=not args.no_browser)
+    except FormgraderError as err:
+        print(f"workbook formgrader: {err}", file=sys.stderr)
+        return 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from workbook_grading.demo import DemoError, build_demo
 
@@ -200,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "time, flagged submissions", _report)
     p.add_argument("--output", "-o", help="folder (default: grading/reports)")
     p.add_argument("--db-url", help="nbgrader gradebook URL")
+
+    p = add("formgrader", "nbgrader's formgrader on the course, to grade written answers "
+                          "(JupyterLab on 127.0.0.1 with a token; prints the URL)", _formgrader)
+    p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
 
     p = add("demo", "build a synthetic class from solutions/ (perfect, blank, wrong, late "
                     "and bad submissions) as one LMS-style .zip per assignment; sets a "

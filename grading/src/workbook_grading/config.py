@@ -23,6 +23,8 @@ COURSE_ID = "deep-learning-workbook"
 
 # The student-facing stub nbgrader puts where solutions were.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+# What a written answer cell holds in the release (an unchanged one scores 0, flagged).
+TEXT_STUB = "*Write your answer here.*"
 
 
 def repo_root() -> Path:
@@ -57,6 +59,13 @@ def course_config(root: str | os.PathLike | None = None, *, db_url: str | None =
     c.CourseDirectory.feedback_directory = f"{grading_dir}/feedback"
     c.CourseDirectory.db_url = db_url or f"sqlite:///{grading / 'gradebook.db'}"
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.ClearSolutions.text_stub = TEXT_STUB
+    # A written question's mark scheme sits in its read-only question cell, next to the
+    # graded answer cell (docs/authoring.md), not in a task cell with a score of its own.
+    c.ClearMarkScheme.enforce_metadata = False
+    # The formgrader's release/collect pages need an exchange: one per course, never
+    # the system-wide /usr/local/share/nbgrader/exchange (`workbook formgrader` creates it).
+    c.Exchange.root = str(grading / "exchange")
     # A student who deletes a test cell gets it back at grading time, graded as usual.
     c.OverwriteCells.add_missing_cells = True
     # Autograding runs every notebook under the quick profile (see workbook.runtime).

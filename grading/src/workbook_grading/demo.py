@@ -27,10 +27,12 @@ renamed_rex         perfect, handed in as ``<Notebook> (1).ipynb``             o
 tamper_tom          perfect, the first test cell deleted (restored)            ok, full
 ==================  =========================================================  ==========
 
-Answers come from ``solutions/`` (the ``BEGIN SOLUTION``/``END SOLUTION`` markers
+Code answers come from ``solutions/`` (the ``BEGIN SOLUTION``/``END SOLUTION`` markers
 dropped) pasted into the released notebook's exercise cells, so tests, hidden tests and
 markdown are exactly what students get. Perturbations wrap the exercise's first
-function rather than editing its body, so they work for any exercise.
+function rather than editing its body, so they work for any exercise. Students who
+answer also write ``WRITTEN`` in every written answer (the blank one leaves the
+placeholder, which ``workbook autograde`` scores 0 and flags).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ LOOP = ('\nimport time as _time\nwhile True:  # ignores the grader\'s interrupt\
         '        _time.sleep(0.01)\n    except KeyboardInterrupt:\n        pass\n')
 EXIT = "\nimport os as _os\n_os._exit(1)\n"
 HUGE = "\nprint('x' * 50_000_000)  # one 50 MB line\n"
+# every written answer of a student who answers (the blank one leaves the placeholder)
+WRITTEN = ("A demo answer: the few lines of reasoning a student would write, for a person "
+           "to grade against the mark scheme in the formgrader.")
 
 
 class DemoError(RuntimeError):
@@ -127,6 +132,8 @@ def _answered(released, solutions: dict[str, str], change: dict | None = None,
             if change and gid in change:
                 code = change[gid](code)
             cell.source = code
+        elif answer and markers.is_written_answer(cell):
+            cell.source = WRITTEN
     return nb
 
 

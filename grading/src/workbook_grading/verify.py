@@ -75,6 +75,56 @@ class Rng:
 
 
 @dataclass(frozen=True)
+class Lib:
+    """An object of the course library or ``torch.nn`` made in the runner (and, with
+    ``make()``, identically in the grader): ``target`` (``module:name``) called with ``args``
+    and ``kwargs`` under ``torch.manual_seed(seed)`` when given, then converted to ``dtype``
+    and given the parameters ``state``, when given. Arguments may be ``Lib``s themselves
+    (a model's config)."""
+
+    target: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    state: dict | None = None
+    dtype: str | None = None
+    seed: int | None = None
+
+    def make(self):
+        from workbook_grading.verify_runner import make_lib
+
+        def real(v):
+            if isinstance(v, Lib):
+                return v.make()
+            if isinstance(v, (list, tuple)):
+                return type(v)(real(x) for x in v)
+            if isinstance(v, dict):
+                return {k: real(x) for k, x in v.items()}
+            return v
+        return make_lib(self.target, real(self.args), real(self.kwargs), self.state,
+                        self.dtype, self.seed)
+
+
+@dataclass(frozen=True)
+class Gen:
+    """A ``torch.Generator().manual_seed(seed)`` as an argument."""
+
+    seed: int
+
+    def make(self):
+        import torch
+
+        return torch.Generator().manual_seed(self.seed)
+
+
+@dataclass(frozen=True)
+class Obj:
+    """A plain object with these attributes (``types.SimpleNamespace``) as an argument, e.g.
+    a vocabulary ``Obj(words=[...], index={...})`` where an answer reads ``vocab.words``."""
+
+    attrs: dict
+
+
+@dataclass(frozen=True)
 class Tensor:
     """A torch tensor made in the runner from ``array`` (``torch.tensor(array,
     dtype=torch.<dtype>)``; dtype None: the array's own), where torch is importable."""
@@ -285,24 +335,27 @@ def cells_to_run(release: dict[str, dict], submission: list[dict]) -> list[str]:
 
 def _stub_source(source: str, names: set[str], module: str) -> str:
     """``source`` with the top-level functions and classes in ``names`` replaced by ones
-    that raise, saying the reference is not available."""
+    that raise, saying the reference is not available (a class raises when made and when
+    any of its attributes is read, e.g. a classmethod ``Vocab.build``)."""
     tree = ast.parse(source)
-    for i, node in enumerate(tree.body):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and node.name in names:
-            why = (f"{DELEGATED}: {module}.{node.name} is the course's reference answer to "
-                   "this exercise; it is not available when your answer is verified -- "
-                   "write the computation yourself")
-            raise_stmt = ast.parse(f"raise RuntimeError({why!r})").body
-            if isinstance(node, ast.ClassDef):
-                init = ast.parse("def __init__(self, *args, **kwargs):\n    pass").body[0]
-                init.body = raise_stmt
-                new = ast.ClassDef(name=node.name, bases=[], keywords=[], body=[init],
-                                   decorator_list=[], type_params=[])
-            else:
-                new = ast.parse(f"def {node.name}(*args, **kwargs):\n    pass").body[0]
-                new.body = raise_stmt
-            tree.body[i] = ast.copy_location(new, node)
+    body = []
+    for node in tree.body:
+        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and node.name in names):
+            body.append(node)
+            continue
+        why = (f"{DELEGATED}: {module}.{node.name} is the course's reference answer to "
+               "this exercise; it is not available when your answer is verified -- "
+               "write the computation yourself")
+        if isinstance(node, ast.ClassDef):
+            text = (f"class _Delegated_{node.name}(type):\n"
+                    f"    def __getattr__(cls, attr):\n        raise RuntimeError({why!r})\n"
+                    f"class {node.name}(metaclass=_Delegated_{node.name}):\n"
+                    f"    def __init__(self, *args, **kwargs):\n        raise RuntimeError({why!r})\n")
+        else:
+            text = f"def {node.name}(*args, **kwargs):\n    raise RuntimeError({why!r})\n"
+        body.extend(ast.copy_location(new, node) for new in ast.parse(text).body)
+    tree.body = body
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
@@ -334,6 +387,15 @@ def _encode(value, arrays: dict) -> Any:
         return {"student": str(value)}
     if isinstance(value, Rng):
         return {"rng": int(value.seed)}
+    if isinstance(value, Lib):
+        return {"lib": value.target, "args": _encode(tuple(value.args), arrays),
+                "kwargs": _encode(dict(value.kwargs), arrays),
+                "state": _encode(dict(value.state or {}), arrays), "dtype": value.dtype,
+                "seed": value.seed}
+    if isinstance(value, Gen):
+        return {"generator": int(value.seed)}
+    if isinstance(value, Obj):
+        return {"obj": _encode(dict(value.attrs), arrays)}
     if isinstance(value, Tensor):
         return {"tensor": _encode(np.asarray(value.array), arrays), "dtype": value.dtype}
     if isinstance(value, Module):

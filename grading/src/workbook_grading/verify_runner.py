@@ -12,6 +12,8 @@ Encoding of values, both ways: JSON numbers, strings, booleans and null as thems
 ``{"dict": [[key, value], ...]}``; ``{"fn": NAME}`` (inputs only) one of ``FUNCTIONS``;
 ``{"unsupported": TYPE}`` (outputs only) a value that is none of these. Inputs only, too:
 ``{"fn_of": NAME, "args": [...]}`` a function made by ``FACTORIES``;
+``{"lib": TARGET, ...}`` an object of the course library or ``torch.nn`` (``make_lib``);
+``{"generator": SEED}`` a seeded ``torch.Generator``; ``{"obj": DICT}`` a ``types.SimpleNamespace`` with those attributes;
 ``{"student": NAME}`` the object the cells defined under NAME; ``{"rng": SEED}`` a fresh
 ``np.random.default_rng(SEED)``; ``{"tensor": ARRAY, "dtype": NAME}`` a torch tensor;
 ``{"module": [[CLASS, ARGS], ...], "state": DICT, "dtype": NAME}`` an ``nn.Sequential`` of
@@ -32,6 +34,7 @@ import signal
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +66,41 @@ FACTORIES = {
     "weighted_sum": lambda fn, w: (lambda v: float(np.sum(FUNCTIONS[fn](v) * w))),
     # (X, y, params) -> (loss, grads) of softmax regression
     "softmax_regression_loss": lambda: _softmax_regression_loss,
+    # (h, x) -> tanh(x @ Wx + h @ Wh + b): one step of a tanh RNN
+    "rnn_step": lambda Wx, Wh, b: (lambda h, x: np.tanh(x @ Wx + h @ Wh + b)),
+    # (h, x) -> h * x
+    "product": lambda: (lambda h, x: h * x),
 }
+
+# Where ``{"lib": ...}`` objects may come from: the course library and torch's layers.
+LIB_PREFIXES = ("workbook.", "torch.nn:", "torch.nn.")
+
+
+def make_lib(target, args=(), kwargs=None, state=None, dtype=None, seed=None):
+    """``module:name`` called with ``args`` and ``kwargs`` -- under ``torch.manual_seed(seed)``
+    when a seed is given (the same object in the grader and here) -- then converted to
+    ``dtype`` and given the parameters ``state``, where those are given."""
+    import importlib
+
+    if not target.startswith(LIB_PREFIXES):
+        raise ValueError(f"{target} is not in the course library or torch.nn")
+    module, name = target.split(":")
+    make = getattr(importlib.import_module(module), name)
+    if seed is None:
+        obj = make(*args, **(kwargs or {}))
+    else:
+        import torch
+
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            obj = make(*args, **(kwargs or {}))
+    if dtype:
+        import torch
+
+        obj = obj.to(getattr(torch, dtype))
+    if state:
+        _load(obj, state)
+    return obj
 
 
 class CellTime(BaseException):
@@ -94,6 +131,8 @@ def decode(value, arrays, namespace=None):
             if found is None:
                 raise NameError(f"no function or class named {value['student']} was defined")
             return found
+        if "obj" in value:
+            return types.SimpleNamespace(**decode(value["obj"], arrays, namespace))
         if "rng" in value:
             return np.random.default_rng(value["rng"])
         if "tensor" in value:
@@ -104,6 +143,14 @@ def decode(value, arrays, namespace=None):
             return torch.tensor(array, dtype=dtype)
         if "module" in value:
             return _module(value, arrays)
+        if "lib" in value:
+            return make_lib(value["lib"], decode(value["args"], arrays, namespace),
+                            decode(value["kwargs"], arrays, namespace),
+                            decode(value["state"], arrays), value["dtype"], value["seed"])
+        if "generator" in value:
+            import torch
+
+            return torch.Generator().manual_seed(value["generator"])
     return value
 
 
@@ -179,13 +226,20 @@ def _then_call(fn, args, kwargs=None, module_arg=0, inputs=()):
     return result, out
 
 
+def _forward_backward(forward, backward, args, dout):
+    """``backward(dout, cache)`` where ``(_, cache) = forward(*args)``: a backward pass
+    given the cache of the student's own forward pass."""
+    return backward(dout, forward(*args)[1])
+
+
 def _twice(fn, *args, **kwargs):
     """``fn`` called twice in a row with the same arguments: both results (a function that
     seeds its own randomness gives the same twice)."""
     return fn(*args, **kwargs), fn(*args, **kwargs)
 
 
-DRIVERS = {"steps": _steps, "build": _build, "then_call": _then_call, "twice": _twice}
+DRIVERS = {"steps": _steps, "build": _build, "then_call": _then_call, "twice": _twice,
+           "forward_backward": _forward_backward}
 
 
 def encode(value, arrays, depth=0):
