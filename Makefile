@@ -86,8 +86,9 @@ grade: $(STAMP)
 	for z in $(DEMO)/inbox/*.zip; do \
 	  $(WORKBOOK) collect "$$z" --assignment "$$(basename "$$z" .zip)" --root $(DEMO) || exit 1; done
 	$(WORKBOOK) autograde --root $(DEMO) --cell-timeout 20 --wall-time 300 --memory-mb 4096
-	$(WORKBOOK) feedback --root $(DEMO)
+	$(WORKBOOK) feedback --zip --root $(DEMO)
 	$(WORKBOOK) export --root $(DEMO)
+	$(WORKBOOK) export --format lms --lms canvas --root $(DEMO)
 	$(WORKBOOK) report --root $(DEMO)
 	@echo "feedback: $(DEMO)/grading/feedback/<student>/<assignment>/<notebook>.html"
 	@echo "report:   $(DEMO)/grading/reports/index.html"

@@ -5,7 +5,8 @@ it sets the learning rate, runs the forward pass, zeroes the gradients, backprop
 clips, steps and logs -- nothing hidden in callbacks. After each epoch it evaluates on
 the whole validation set under ``torch.no_grad()``, keeps the best model (in memory,
 or on disk with ``checkpoint=path``), stops early after ``patience`` epochs without
-improvement, and at the end restores the best weights.
+improvement, and at the end restores the best weights. With ``resume=path`` it also saves
+the whole run after every epoch and, called again, continues an interrupted run.
 
 Data contract (``fit`` and ``evaluate``): either a pair of tensors ``(X, y)``, which is
 cut into batches of ``batch_size`` (training batches reshuffled each epoch by a
@@ -37,7 +38,7 @@ from tqdm.auto import tqdm
 from workbook import runtime
 
 __all__ = ["fit", "evaluate", "History", "EarlyStopping", "save_checkpoint",
-           "load_checkpoint", "cosine_schedule"]
+           "load_checkpoint", "cosine_schedule", "step_decay_schedule"]
 
 EVAL_BATCH_SIZE = 512  # no activations are kept for backward, so evaluation can batch wider
 LOG_INTERVAL = 50  # steps between progress-bar loss updates (.item() waits for the GPU)
@@ -224,6 +225,46 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
     return {"step": state["step"], "metrics": state["metrics"]}
 
 
+_TRACKER_FIELDS = ("best", "best_epoch", "bad_epochs", "epoch", "improved")
+
+
+def _save_run(path: str | os.PathLike, model: torch.nn.Module,
+              optimizer: torch.optim.Optimizer, generator: torch.Generator,
+              tracker: EarlyStopping, history: History, best_state: dict | None,
+              items: int) -> None:
+    """Everything ``fit`` needs to go on after this epoch: weights, optimizer, the shuffling
+    generator and torch's global RNG (dropout), the history, early stopping, best weights."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": _unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": {k: _plain(v) for k, v in vars(history).items()},
+        "tracker": {k: getattr(tracker, k) for k in _TRACKER_FIELDS},
+        "best_state": best_state,
+        "items": int(items),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # an interrupted save leaves the previous epoch's file intact
+
+
+def _load_run(path: str | os.PathLike, model: torch.nn.Module,
+              optimizer: torch.optim.Optimizer, generator: torch.Generator,
+              tracker: EarlyStopping) -> tuple[History, dict | None, int]:
+    """Restore what ``_save_run`` saved; returns (history, best weights or None, items)."""
+    state = torch.load(path, map_location=_model_device(model), weights_only=True)
+    _unwrap(model).load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"].cpu())
+    torch.set_rng_state(state["torch_rng"].cpu())
+    for k, v in state["tracker"].items():
+        setattr(tracker, k, v)
+    return History(**state["history"]), state["best_state"], state["items"]
+
+
 # ----------------------------------------------------------------------------- schedules
 
 def cosine_schedule(max_lr: float, *, total_steps: int, warmup_steps: int = 0,
@@ -239,6 +280,20 @@ def cosine_schedule(max_lr: float, *, total_steps: int, warmup_steps: int = 0,
             return min_lr
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (max_lr - min_lr)
+
+    return lr
+
+
+def step_decay_schedule(lr0: float, *, drop: float, every: int) -> Callable[[int], float]:
+    """Step decay: lr0 for the first ``every`` steps, then times ``drop`` every ``every`` steps.
+
+    Returns ``lr(step) = lr0 * drop ** (step // every)``; step counts from 0.
+    """
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+
+    def lr(step: int) -> float:
+        return lr0 * drop ** (step // every)
 
     return lr
 
@@ -292,7 +347,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: An
         clip: float | None = None, lr_schedule: Callable[[int], float] | None = None,
         patience: int | None = None, checkpoint: str | os.PathLike | None = None,
         restore_best: bool = True, progress: bool = True, autocast: bool = True,
-        seed: int = 0) -> History:
+        seed: int = 0, resume: str | os.PathLike | None = None) -> History:
     """Train ``model`` for up to ``epochs`` epochs and return its ``History``.
 
     train_data, val_data: (X, y) tensors or DataLoaders (module docstring); batch_size
@@ -303,6 +358,11 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: An
     epoch's weights. progress: a tqdm bar (False writes nothing). autocast: bf16 on a
     CUDA GPU that supports it. seed: the shuffling order of a tensor pair (seed the
     model's initialisation yourself, e.g. ``runtime.seed_everything``).
+    resume: a path where the whole run is saved after every epoch (``_save_run``); if it
+    exists when ``fit`` starts, the run continues after its last saved epoch, so an
+    interrupted run called again with the same arguments ends as an uninterrupted one
+    would (bit for bit on the same CPU; the CUDA generator that dropout on a GPU draws from
+    is not saved, so a resumed GPU run with dropout draws other masks).
     The model is moved to ``device`` (default ``runtime.get_device()``).
     """
     if patience is not None and val_data is None:
@@ -313,11 +373,16 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: An
     tracker = EarlyStopping(patience)  # patience=None: only tracks the best epoch
     history = History()
     best_state = None
+    items, start_epoch = 0, 0
+    if resume is not None and Path(resume).exists():
+        history, best_state, items = _load_run(resume, model, optimizer, generator, tracker)
+        start_epoch = history.epochs
     steps_per_epoch = _num_batches(train_data, batch_size)
-    bar = tqdm(total=epochs * steps_per_epoch if steps_per_epoch else None,
+    bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch if steps_per_epoch else None,
                disable=not progress, unit="step", desc="train", dynamic_ncols=True)
-    items = 0
-    for epoch in range(epochs):
+    for epoch in range(start_epoch, epochs):
+        if history.stopped_early:
+            break
         model.train()
         loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
         correct = torch.zeros((), device=device, dtype=torch.long)
@@ -378,8 +443,10 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: An
                                 {"epoch": epoch, "loss": watched})
             elif restore_best:
                 best_state = {k: v.detach().clone() for k, v in _unwrap(model).state_dict().items()}
+        history.stopped_early = stop
+        if resume is not None:
+            _save_run(resume, model, optimizer, generator, tracker, history, best_state, items)
         if stop:
-            history.stopped_early = True
             break
     bar.close()
     history.throughput = items / history.train_seconds if history.train_seconds > 0 else 0.0

@@ -30,6 +30,11 @@ def test_export_has_a_row_per_student_and_notebook(autograded, tmp_path):
         assert float(row["test-double"]) == case.scores["test-double"]
         assert float(row["score"]) == sum(case.scores.values())
         assert row["max_score"] == "4"
-        assert row["task-why"] == ""  # written answer: waits for a person
+        if case.status in ("missing", "invalid-notebook", "error"):
+            assert row["task-why"] == "0"    # no notebook: nothing for a person to grade
+            assert row["needs_manual_grade"] == "0" and row["pending_points"] == "0"
+        else:
+            assert row["task-why"] == ""     # written answer: waits for a person
+            assert row["needs_manual_grade"] == "1" and row["pending_points"] == "1"
     assert rows["absent"]["status"] == "missing"
     assert rows["absent"]["score"] == "0"

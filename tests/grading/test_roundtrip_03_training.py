@@ -171,6 +171,69 @@ class TestTrainingRoundTrip(RoundTrip):
               "        out[f'W{k}'] = m.weight.grad.numpy().copy()\n"
               "        out[f'b{k}'] = m.bias.grad.numpy().copy()\n    return out\n",
               fails=["test-torch-grads"], why="weight gradients not transposed to the NumPy layout"),
+        Wrong("ex-adagrad",
+              "def adagrad_step(p, g, state, lr, eps=1e-10):\n"
+              "    state['s'] = 0.99 * state.get('s', 0.0) + 0.01 * g ** 2\n"
+              "    return p - lr * g / (np.sqrt(state['s']) + eps)\n",
+              fails=["test-adagrad"], why="a running average of g^2 (RMSprop), not the sum"),
+        Wrong("ex-adagrad",
+              "def adagrad_step(p, g, state, lr, eps=1e-10):\n"
+              "    state['s'] = state.get('s', 0.0) + g ** 2\n"
+              "    return p - lr * g / np.sqrt(state['s'] + eps)\n",
+              fails=["test-adagrad"], why="eps inside the square root"),
+        Wrong("ex-adadelta",
+              "def adadelta_step(p, g, state, lr=1.0, rho=0.9, eps=1e-6):\n"
+              "    v = state['v'] = rho * state.get('v', 0.0) + (1 - rho) * g ** 2\n"
+              "    u = state['u'] = rho * state.get('u', 0.0) + (1 - rho) * g ** 2\n"
+              "    return p - lr * np.sqrt(u + eps) / np.sqrt(v + eps) * g\n",
+              fails=["test-adadelta"], why="u averages squared gradients, not squared steps"),
+        Wrong("ex-adadelta",
+              "def adadelta_step(p, g, state, lr=1.0, rho=0.9, eps=1e-6):\n"
+              "    v = state['v'] = rho * state.get('v', 0.0) + (1 - rho) * g ** 2\n"
+              "    d = np.sqrt(state.get('u', 0.0) + eps) / np.sqrt(v + eps) * g\n"
+              "    state['u'] = rho * state.get('u', 0.0) + (1 - rho) * d ** 2\n"
+              "    return p - d\n",
+              fails=["test-adadelta"], why="the paper's rule without torch's lr"),
+        Wrong("ex-adadelta",
+              "def adadelta_step(p, g, state, lr=1.0, rho=0.9, eps=1e-6):\n"
+              "    v = state['v'] = rho * state.get('v', 0.0) + (1 - rho) * g ** 2\n"
+              "    d = (np.sqrt(state.get('u', 0.0)) + eps) / (np.sqrt(v) + eps) * g\n"
+              "    state['u'] = rho * state.get('u', 0.0) + (1 - rho) * d ** 2\n"
+              "    return p - lr * d\n",
+              fails=["test-adadelta"], why="eps outside the square roots: the first step is ~eps"),
+        Wrong("ex-step-decay",
+              "def step_decay_lr(step, lr0, drop, every):\n    return float(lr0 * drop ** step)\n",
+              fails=["test-step-decay"], why="the drop applied at every step"),
+        Wrong("ex-step-decay",
+              "def step_decay_lr(step, lr0, drop, every):\n    return float(lr0 * drop ** ((step + 1) // every))\n",
+              fails=["test-step-decay"], why="off by one: the first drop a step early"),
+        Wrong("ex-warmup-cosine",
+              "import math\n\ndef warmup_cosine_lr(step, max_lr, total_steps, warmup_steps=0, min_lr=0.0):\n"
+              "    if step < warmup_steps:\n        return max_lr * step / warmup_steps\n"
+              "    if step >= total_steps:\n        return min_lr\n"
+              "    t = (step - warmup_steps) / (total_steps - warmup_steps)\n"
+              "    return min_lr + 0.5 * (max_lr - min_lr) * (1 + math.cos(math.pi * t))\n",
+              fails=["test-warmup-cosine"], why="off-by-one warm-up: starts at 0, reaches max_lr a step late"),
+        Wrong("ex-warmup-cosine",
+              "import math\n\ndef warmup_cosine_lr(step, max_lr, total_steps, warmup_steps=0, min_lr=0.0):\n"
+              "    if step < warmup_steps:\n        return max_lr * (step + 1) / warmup_steps\n"
+              "    if step >= total_steps:\n        return min_lr\n"
+              "    t = (step - warmup_steps) / total_steps\n"
+              "    return min_lr + 0.5 * (max_lr - min_lr) * (1 + math.cos(math.pi * t))\n",
+              fails=["test-warmup-cosine"], why="progress over total_steps: the cosine never reaches the floor"),
+        Wrong("ex-warmup-cosine",
+              "import math\n\ndef warmup_cosine_lr(step, max_lr, total_steps, warmup_steps=0, min_lr=0.0):\n"
+              "    if step < warmup_steps:\n        return max_lr * (step + 1) / warmup_steps\n"
+              "    if step >= total_steps:\n        return min_lr\n"
+              "    t = (step - warmup_steps) / (total_steps - warmup_steps)\n"
+              "    return 0.5 * max_lr * (1 + math.cos(math.pi * t))\n",
+              fails=["test-warmup-cosine"], why="decays to 0, ignoring min_lr"),
+        Wrong("ex-warmup-cosine",
+              "import math\n\ndef warmup_cosine_lr(step, max_lr, total_steps, warmup_steps=0, min_lr=0.0):\n"
+              "    if step < warmup_steps:\n        return max_lr * (step + 1) / warmup_steps\n"
+              "    t = (step - warmup_steps) / (total_steps - warmup_steps)\n"
+              "    return min_lr + 0.5 * (max_lr - min_lr) * (1 + math.cos(math.pi * t))\n",
+              fails=["test-warmup-cosine"], why="no floor after total_steps: the cosine climbs back up"),
     ]
 
     RIGHT = [
@@ -279,4 +342,30 @@ class TestTrainingRoundTrip(RoundTrip):
               "        out[f'W{k + 1}'] = gs[2 * k].T.numpy()\n"
               "        out[f'b{k + 1}'] = gs[2 * k + 1].numpy()\n    return out\n",
               why="torch.autograd.grad, no .grad attributes"),
+        Right("ex-adagrad",
+              "def adagrad_step(p, g, state, lr, eps=1e-10):\n"
+              "    if 'G' not in state:\n        state['G'] = np.zeros_like(p)\n"
+              "    state['G'] += np.square(g)\n"
+              "    return p - lr * (g / (np.sqrt(state['G']) + eps))\n",
+              why="an in-place accumulator and np.square"),
+        Right("ex-adadelta",
+              "def adadelta_step(p, g, state, lr=1.0, rho=0.9, eps=1e-6):\n"
+              "    Eg2 = state.setdefault('Eg2', np.zeros_like(p))\n"
+              "    Edx2 = state.setdefault('Edx2', np.zeros_like(p))\n"
+              "    Eg2 *= rho\n    Eg2 += (1 - rho) * np.square(g)\n"
+              "    dx = g * np.sqrt((Edx2 + eps) / (Eg2 + eps))\n"
+              "    Edx2 *= rho\n    Edx2 += (1 - rho) * np.square(dx)\n"
+              "    return p - lr * dx\n",
+              why="the paper's names, in-place averages, one square root of the ratio"),
+        Right("ex-step-decay",
+              "def step_decay_lr(step, lr0, drop, every):\n    lr = float(lr0)\n"
+              "    for _ in range(step // every):\n        lr *= drop\n    return lr\n",
+              why="a loop multiplying once per stage"),
+        Right("ex-warmup-cosine",
+              "import math\n\ndef warmup_cosine_lr(step, max_lr, total_steps, warmup_steps=0, min_lr=0.0):\n"
+              "    if step >= total_steps:\n        return float(min_lr)\n"
+              "    if step < warmup_steps:\n        return (step + 1) / warmup_steps * max_lr\n"
+              "    frac = (step - warmup_steps) / (total_steps - warmup_steps)\n"
+              "    return float(min_lr + (max_lr - min_lr) * math.cos(math.pi * frac / 2) ** 2)\n",
+              why="(1 + cos x) / 2 written as cos(x / 2)^2, branches in another order"),
     ]

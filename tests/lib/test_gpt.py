@@ -32,6 +32,7 @@ from workbook.nn.gpt import (
     speed_report,
     top_k_filter,
     top_p_filter,
+    trace,
 )
 from workbook.train import cosine_schedule, fit
 
@@ -119,6 +120,27 @@ def test_causal_a_future_token_changes_no_earlier_logit(positions):
     a, b = model(idx)[0], model(changed)[0]
     assert_close(a[:, :5], b[:, :5], name="logits before the change", rtol=1e-12, atol=1e-12)
     assert not torch.allclose(a[:, 5:], b[:, 5:])
+
+
+@pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
+def test_trace_agrees_with_the_model_and_recomputes_each_layers_weights(positions):
+    model = GPT(tiny(positions=positions, dropout=0.3, bias=True)).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(std=0.3)  # not the initial state: every part matters
+    idx = torch.randint(11, (3, 8), generator=torch.Generator().manual_seed(0))
+    stream, weights = trace(model, idx)
+    assert stream.shape == (3, 3, 8, 16) and weights.shape == (2, 3, 2, 8, 8)
+    with torch.no_grad():
+        assert_close(model.ln_f(stream[-1]), model.hidden(idx), name="ln_f(last stream) vs hidden",
+                     rtol=1e-10, atol=1e-12)
+        for layer, block in enumerate(model.blocks):  # softmax(q k^T / sqrt(hs)) under a causal mask, by hand
+            h = block.ln_1(stream[layer])
+            q = block.attn.q_proj(h).view(3, 8, 2, 8).transpose(1, 2)  # (B, nh, T, hs)
+            k = block.attn.k_proj(h).view(3, 8, 2, 8).transpose(1, 2)
+            scores = (q @ k.transpose(-2, -1) / math.sqrt(8)).masked_fill(~causal_mask(8), float("-inf"))
+            assert_close(weights[layer], torch.softmax(scores, dim=-1), name=f"weights of layer {layer}",
+                         rtol=1e-10, atol=1e-12)
 
 
 def test_lm_loss_ignores_minus_one():

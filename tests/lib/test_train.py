@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from workbook import runtime
 from workbook.train import (
-    EarlyStopping, History, cosine_schedule, evaluate, fit, load_checkpoint, save_checkpoint,
+    EarlyStopping, History, cosine_schedule, evaluate, step_decay_schedule, fit, load_checkpoint, save_checkpoint,
 )
 
 CPU = torch.device("cpu")
@@ -187,3 +187,40 @@ def test_sequence_model_lr_schedule_and_tuple_outputs():
     assert hist.train_loss[-1] < hist.train_loss[0] and hist.train_accuracy[-1] > 0.5
     assert hist.lr == [schedule(s) for s in (3, 7, 11, 15)]
     assert schedule(0) == pytest.approx(0.05) and schedule(100) == 0.01
+
+
+def test_step_decay_schedule():
+    schedule = step_decay_schedule(0.1, drop=0.5, every=3)
+    assert [schedule(s) for s in range(7)] == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]
+    with pytest.raises(ValueError, match="every"):
+        step_decay_schedule(0.1, drop=0.5, every=0)
+
+
+def _resumable_run(path, epochs, init_seed=3, **kwargs):
+    model = small_model(seed=init_seed, dropout=0.2)  # dropout: torch's global RNG must resume too
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # momentum buffers must resume
+    hist = fit(model, opt, blobs(0), blobs(1), epochs=epochs, batch_size=16, device=CPU,
+               progress=False, lr_schedule=cosine_schedule(0.1, total_steps=64, warmup_steps=8),
+               resume=path, **kwargs)
+    return hist, params_of(model)
+
+
+@pytest.mark.parametrize("restore_best", [False, True])
+def test_interrupted_run_resumes_bit_for_bit(tmp_path, restore_best):
+    whole, whole_params = _resumable_run(tmp_path / "whole.pt", 4, restore_best=restore_best)
+    _resumable_run(tmp_path / "run.pt", 2, restore_best=restore_best)  # "interrupted" after 2 epochs
+    runtime.seed_everything(99)  # the global RNG moved on meanwhile: resuming must not care
+    resumed, resumed_params = _resumable_run(tmp_path / "run.pt", 4, init_seed=7,
+                                             restore_best=restore_best)
+    for key in ["train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"]:
+        assert getattr(resumed, key) == getattr(whole, key), key
+    assert (resumed.steps, resumed.best_epoch, resumed.epochs) == (whole.steps, whole.best_epoch, 4)
+    assert_same_params(resumed_params, whole_params)
+
+
+def test_resume_of_a_finished_run_changes_nothing(tmp_path):
+    path = tmp_path / "run.pt"
+    first, first_params = _resumable_run(path, 3, patience=1, restore_best=False)
+    again, again_params = _resumable_run(path, 3, init_seed=5, patience=1, restore_best=False)
+    assert again.train_loss == first.train_loss and again.steps == first.steps
+    assert_same_params(again_params, first_params)

@@ -5,9 +5,11 @@
                                                grading/submitted/<student>/<assignment>/
     workbook autograde [ASSIGNMENT ...]        grade new or changed submissions in parallel
                                                (local Dask cluster, or --scheduler ADDRESS)
-    workbook export [--output FILE]            grades as CSV: student x notebook, per cell
+    workbook export [--output FILE]            grades as CSV: student x notebook, per cell;
+                                               --format lms --lms canvas|moodle: LMS import
     workbook feedback [ASSIGNMENT ...]         per-student HTML: points and messages per test
-                                               (no hidden test, no mark scheme)
+                                               (no hidden test, no mark scheme); --zip:
+                                               one archive per student
     workbook report                            grading/reports/index.html: score
                                                distributions, pass rate per test, timings,
                                                flagged submissions
@@ -88,38 +90,56 @@ def _autograde(args: argparse.Namespace) -> int:
     return 130 if summary.interrupted else 0  # 130: the shell's code for Ctrl-C
 
 
-def _export(args: argparse.Namespace) -> int:
-    from workbook_grading.export import export
+def _course(args: argparse.Namespace):
+    from workbook_grading.course import Course
 
-    root = _root(args)
-    output = Path(args.output) if args.output else root / "grading" / "exports" / "grades.csv"
-    rows = export(output, root=root, db_url=args.db_url, assignments=args.assignment or None)
+    return Course.at(_root(args), db_url=getattr(args, "db_url", None))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from workbook_grading.export import export, export_lms
+
+    course = _course(args)
+    if args.format == "lms" or (args.format is None and args.lms):
+        lms = args.lms or "canvas"
+        output = (Path(args.output) if args.output
+                  else course.exports / f"grades-{lms}.csv")
+        students, blank = export_lms(output, course, lms, per_question=args.per_question,
+                                     assignments=args.assignment or None)
+        print(f"wrote {students} student(s) to {output} ({lms} grade import)")
+        if blank:
+            print(f"{blank} assignment total(s) left blank: written answers await manual "
+                  "grading (the import leaves those grades alone)")
+        return 0
+    output = Path(args.output) if args.output else course.exports / "grades.csv"
+    rows = export(output, course, assignments=args.assignment or None)
     print(f"wrote {rows} row(s) to {output}")
     return 0
 
 
 def _feedback(args: argparse.Namespace) -> int:
-    from workbook_grading.feedback import FeedbackError, generate_feedback
+    from workbook_grading.feedback import FeedbackError, generate_feedback, zip_per_student
 
-    root = _root(args)
+    course = _course(args)
+    where = Path(args.output) if args.output else course.feedback
     try:
-        paths = generate_feedback(args.assignments or None, root=root, db_url=args.db_url,
-                                  students=args.student or None,
-                                  output=Path(args.output) if args.output else None)
+        paths = generate_feedback(course, args.assignments or None,
+                                  students=args.student or None, output=where)
     except FeedbackError as err:
         print(f"workbook feedback: {err}", file=sys.stderr)
         return 1
-    where = Path(args.output) if args.output else root / "grading" / "feedback"
     print(f"wrote {len(paths)} feedback page(s) under {where}")
+    if args.zip:
+        archives = zip_per_student(paths, where)
+        print(f"wrote {len(archives)} archive(s), one per student: {where}/<student>.zip")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from workbook_grading.report import report
 
-    root = _root(args)
-    out = report(root=root, db_url=args.db_url,
-                 output=Path(args.output) if args.output else None)
+    out = report(_course(args), output=Path(args.output) if args.output else None,
+                 feedback=Path(args.feedback) if args.feedback else None)
     print(f"wrote {out}")
     return 0
 
@@ -196,8 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
                                     "sqlite:///<root>/grading/gradebook.db)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = add("export", "write the grades as CSV (one row per student x notebook)", _export)
-    p.add_argument("--output", "-o", help="CSV file (default: grading/exports/grades.csv)")
+    p = add("export", "write the grades as CSV: detailed (one row per student x notebook) "
+                      "or an LMS grade import (one row per student)", _export)
+    p.add_argument("--output", "-o", help="CSV file (default: grading/exports/grades.csv, "
+                                          "or grades-<lms>.csv)")
+    p.add_argument("--format", choices=["detailed", "lms"], default=None,
+                   help="detailed: every cell, status and detail (default); lms: one row "
+                        "per student, one column per assignment, for --lms")
+    p.add_argument("--lms", choices=["canvas", "moodle"],
+                   help="the grade import layout of --format lms (default canvas); "
+                        "implies --format lms")
+    p.add_argument("--per-question", action="store_true",
+                   help="with --format lms: also one column per graded cell")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--db-url", help="nbgrader gradebook URL")
 
@@ -206,11 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--output", "-o", help="folder (default: grading/feedback)")
+    p.add_argument("--zip", action="store_true",
+                   help="also one archive per student: <folder>/<student>.zip")
     p.add_argument("--db-url", help="nbgrader gradebook URL")
 
     p = add("report", "an HTML report with plots: scores, pass rate per test, grading "
                       "time, flagged submissions", _report)
     p.add_argument("--output", "-o", help="folder (default: grading/reports)")
+    p.add_argument("--feedback", help="the feedback folder its roster links to "
+                                      "(default: grading/feedback)")
     p.add_argument("--db-url", help="nbgrader gradebook URL")
 
     p = add("formgrader", "nbgrader's formgrader on the course, to grade written answers "

@@ -33,16 +33,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbook_grading import markers, templates
-from workbook_grading.autograde import STATE, quiet_warnings
-from workbook_grading.config import COURSE_ID, course_config, repo_root
+from workbook_grading import markers, mathml, templates
+from workbook_grading.autograde import STATE
+from workbook_grading.course import Course
 from workbook_grading.status import Status
 
 MAX_MESSAGE = 2000       # characters of an exception message shown
 MAX_TEXT = 5000          # characters of a cell's text output shown
 MAX_IMAGE_BYTES = 300_000
+# The grader's `ci` profile draws figures at 40 dpi (a 5x4 inch plot is 200 px wide, its
+# labels 5 px high): narrower images are shown at twice their size, with a note.
+SMALL_IMAGE_PX = 400
 
 HIDDEN_NOTE = "# (hidden tests ran here)"
+NO_NOTEBOOK = "no notebook could be graded, so there is no answer to read"
 
 
 def strip_regions(source: str) -> str:
@@ -77,6 +81,7 @@ class CellView:
     message: str | None = None
     outputs: list = field(default_factory=list)  # ("text", str) | ("png", b64) | ("error", str)
     comment: str | None = None
+    auto: bool = False        # scored by the grader's tests (not by a person)
 
 
 @dataclass
@@ -91,6 +96,21 @@ class NotebookView:
     late_penalty: float
     cells: list[CellView]
 
+    @property
+    def graded(self) -> list[CellView]:
+        """The cells that carry points (tests and written answers), in notebook order."""
+        return [c for c in self.cells if c.kind in ("test", "task")]
+
+    @property
+    def pending_points(self) -> float:
+        return sum(c.max_score or 0 for c in self.graded if c.result == "manual")
+
+    @property
+    def auto(self) -> tuple[float, float]:
+        """(points, maximum) of the autograded tests."""
+        tests = [c for c in self.graded if c.auto]
+        return sum(c.score or 0 for c in tests), sum(c.max_score or 0 for c in tests)
+
 
 def _score_view(grade) -> tuple[float | None, str]:
     score = grade.score if not grade.needs_manual_grade else None
@@ -99,6 +119,12 @@ def _score_view(grade) -> tuple[float | None, str]:
     if score >= grade.max_score:
         return score, "passed"
     return score, ("partial" if score > 0 else "failed")
+
+
+def _autograded(grade) -> bool:
+    """Scored by the grader's tests: a code cell (a written answer is markdown, graded by
+    a person even when the grader gave an unanswered one 0)."""
+    return grade.cell_type == "code"
 
 
 def _outputs(cell) -> list:
@@ -128,7 +154,9 @@ def notebook_view(gb, sn, path: Path | None, status: str, detail: str) -> Notebo
     import nbformat
 
     grades = {g.name: g for g in sn.grades}
-    comments = {c.name: (c.manual_comment or "") for c in sn.comments}
+    # a person's comment, else the grader's (an unanswered written answer says so)
+    comments = {c.name: (c.manual_comment or getattr(c, "auto_comment", None) or "")
+                for c in sn.comments}
     penalty = sn.late_submission_penalty or 0.0
     total = sum((g.score or 0.0) + (g.extra_credit or 0.0) for g in sn.grades)
     view = NotebookView(sn.student.id, sn.assignment.name, sn.notebook.name, status, detail,
@@ -137,8 +165,11 @@ def notebook_view(gb, sn, path: Path | None, status: str, detail: str) -> Notebo
         for name, g in grades.items():  # the scores, without a notebook to show
             score, result = _score_view(g)
             kind = "task" if g.cell_type == "markdown" else "test"
-            view.cells.append(CellView(kind, "", name, score, g.max_score, result,
-                                       comment=comments.get(name) or None))
+            cv = CellView(kind, "", name, score, g.max_score, result,
+                          comment=comments.get(name) or None, auto=_autograded(g))
+            if result == "manual":  # no notebook: nothing for a person to grade (export.py)
+                cv.score, cv.result, cv.message = 0, "failed", NO_NOTEBOOK
+            view.cells.append(cv)
         return view
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -150,7 +181,7 @@ def notebook_view(gb, sn, path: Path | None, status: str, detail: str) -> Notebo
             score, result = _score_view(grade)
             kind = "task" if grade.cell_type == "markdown" else "test"
             cv = CellView(kind, source, gid, score, grade.max_score, result,
-                          comment=comments.get(gid) or None)
+                          comment=comments.get(gid) or None, auto=_autograded(grade))
             if kind == "test":
                 errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
                 if errors:
@@ -172,11 +203,20 @@ def _num(x) -> str:
 
 
 _LABELS = {"passed": "passed", "partial": "partly passed", "failed": "failed",
-           "manual": "awaiting manual grading"}
+           "manual": "pending: awaiting manual grading"}
 
 
 def _label(c: CellView) -> str:
     return "graded" if c.kind == "task" and c.result != "manual" else _LABELS[c.result]
+
+
+def _reason(c: CellView) -> str:
+    """One line for the summary table: why a test failed, or the grader's comment."""
+    if c.result == "manual":
+        return "a person grades this written answer; its points are not counted yet"
+    text = c.message if c.message and c.result != "passed" else c.comment or ""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= 160 else first[:157] + "..."
 
 
 def render(view: NotebookView) -> str:
@@ -184,11 +224,18 @@ def render(view: NotebookView) -> str:
     rendered escaped by mistune; images only as validated base64 PNG)."""
     from markupsafe import Markup
 
-    md = _markdown()
+    md = mathml.markdown()
     for c in view.cells:  # only valid base64 reaches an <img>
         c.outputs = [(k, v) for k, v in c.outputs if k != "png" or _is_base64(v)]
     return templates.render("feedback.html.j2", view=view, num=_num, label=_label,
-                            markdown=lambda text: Markup(md(text))) + "\n"
+                            reason=_reason, markdown=lambda text: Markup(md(text)),
+                            png_width=_png_width, small=SMALL_IMAGE_PX) + "\n"
+
+
+def _png_width(b64: str) -> int:
+    """The pixel width in a PNG's header (0 when it is not a PNG)."""
+    head = base64.b64decode(b64[:44])
+    return int.from_bytes(head[16:20], "big") if head[:8] == b"\x89PNG\r\n\x1a\n" else 0
 
 
 def _is_base64(value: str) -> bool:
@@ -197,13 +244,6 @@ def _is_base64(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _markdown():
-    import mistune
-
-    render_md = mistune.create_markdown(escape=True)
-    return lambda text: render_md(text)
 
 
 # ------------------------------------------------------------------------ leak guard
@@ -231,20 +271,15 @@ def check_view(view: NotebookView, secrets: set[str]) -> list[str]:
 
 # ----------------------------------------------------------------------------- command
 
-def generate_feedback(assignments: list[str] | None = None, *, root: Path | None = None,
-                      db_url: str | None = None, students: list[str] | None = None,
+def generate_feedback(course: Course, assignments: list[str] | None = None, *,
+                      students: list[str] | None = None,
                       output: Path | None = None) -> list[Path]:
-    """Write the feedback pages of every graded submission; return their paths."""
-    from nbgrader.api import Gradebook
-
-    quiet_warnings()
-    root = Path(root) if root is not None else repo_root()
-    db_url = db_url or course_config(root).CourseDirectory.db_url
-    output = Path(output) if output is not None else root / "grading" / "feedback"
+    """Write the feedback pages of every graded submission into ``output`` (default
+    ``grading/feedback``); return their paths."""
+    output = Path(output) if output is not None else course.feedback
     written = []
     secrets: dict[int, set[str]] = {}
-    with Gradebook(db_url, COURSE_ID) as gb:
-        STATE.create(gb.engine, checkfirst=True)
+    with course.gradebook() as gb:
         state = {(r.assignment, r.student, r.notebook): r for r in gb.db.execute(STATE.select())}
         for a in sorted(gb.assignments, key=lambda a: a.name):
             if assignments and a.name not in assignments:
@@ -258,7 +293,7 @@ def generate_feedback(assignments: list[str] | None = None, *, root: Path | None
                     status = rec.status if rec is not None else (
                         Status.LATE if (sub.total_seconds_late or 0) > 0 else Status.OK)
                     detail = _short_detail(rec.detail if rec is not None else "")
-                    path = root / "grading" / "autograded" / student / a.name / f"{sn.name}.ipynb"
+                    path = course.autograded_notebook(student, a.name, sn.name)
                     graded = Status(status).ran
                     view = notebook_view(gb, sn, path if graded else None, status, detail)
                     if sn.notebook.id not in secrets:
@@ -276,6 +311,26 @@ def generate_feedback(assignments: list[str] | None = None, *, root: Path | None
                     os.replace(tmp, dest)
                     written.append(dest)
     return written
+
+
+def zip_per_student(pages: list[Path], output: Path) -> list[Path]:
+    """One archive per student with a page in ``pages``, ``output/<student>.zip``: every
+    page of that student under ``output`` (``<student>/<assignment>/<notebook>.html``,
+    this run's and earlier ones'). Pages are self-contained (images inline, math as
+    MathML), so nothing else is needed to read them."""
+    import zipfile
+
+    output = Path(output)
+    archives = []
+    for student in sorted({page.relative_to(output).parts[0] for page in pages}):
+        dest = output / f"{student}.zip"
+        tmp = dest.with_name(dest.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for page in sorted((output / student).glob("*/*.html")):
+                zf.write(page, page.relative_to(output).as_posix())
+        os.replace(tmp, dest)
+        archives.append(dest)
+    return archives
 
 
 def _short_detail(detail: str | None) -> str:

@@ -105,6 +105,25 @@ class Lib:
 
 
 @dataclass(frozen=True)
+class Method:
+    """What ``obj.name(*args)`` returns, computed in the runner without gradients (e.g. a
+    model's ``encode`` of a source, as an argument of the student's decoder step); ``make()``
+    computes the same in the grader."""
+
+    obj: Any
+    name: str
+    args: tuple = ()
+
+    def make(self):
+        import torch
+
+        obj = self.obj.make() if hasattr(self.obj, "make") else self.obj
+        args = tuple(a.make() if hasattr(a, "make") else a for a in self.args)
+        with torch.no_grad():
+            return getattr(obj, self.name)(*args)
+
+
+@dataclass(frozen=True)
 class Gen:
     """A ``torch.Generator().manual_seed(seed)`` as an argument."""
 
@@ -131,6 +150,12 @@ class Tensor:
 
     array: Any
     dtype: str | None = None
+
+    def make(self):
+        import torch
+
+        return torch.tensor(np.asarray(self.array),
+                            dtype=getattr(torch, self.dtype) if self.dtype else None)
 
 
 @dataclass(frozen=True)
@@ -392,6 +417,9 @@ def _encode(value, arrays: dict) -> Any:
                 "kwargs": _encode(dict(value.kwargs), arrays),
                 "state": _encode(dict(value.state or {}), arrays), "dtype": value.dtype,
                 "seed": value.seed}
+    if isinstance(value, Method):
+        return {"method": value.name, "of": _encode(value.obj, arrays),
+                "args": _encode(tuple(value.args), arrays)}
     if isinstance(value, Gen):
         return {"generator": int(value.seed)}
     if isinstance(value, Obj):
@@ -409,7 +437,9 @@ def _encode(value, arrays: dict) -> Any:
     if isinstance(value, (list, tuple)):
         return {"list" if isinstance(value, list) else "tuple": [_encode(v, arrays) for v in value]}
     if isinstance(value, dict):
-        return {"dict": [[k, _encode(v, arrays)] for k, v in value.items()]}
+        if all(isinstance(k, str) for k in value):
+            return {"dict": [[k, _encode(v, arrays)] for k, v in value.items()]}
+        return {"items": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
     return value
 
 
@@ -423,6 +453,8 @@ def _decode(value, arrays, strict: bool = True) -> Any:
             return tuple(_decode(v, arrays, strict) for v in value["tuple"])
         if "dict" in value:
             return {k: _decode(v, arrays, strict) for k, v in value["dict"]}
+        if "items" in value:  # a dict with keys that are not strings: its (key, value) pairs
+            return [(_decode(k, arrays, strict), _decode(v, arrays, strict)) for k, v in value["items"]]
         if "unsupported" in value and not strict:
             return None
         if "unsupported" in value:

@@ -9,11 +9,13 @@ code does to this process changes only what this process reports.
 
 Encoding of values, both ways: JSON numbers, strings, booleans and null as themselves;
 ``{"array": KEY}`` an array in the .npz file; ``{"list": [...]}`` / ``{"tuple": [...]}``;
-``{"dict": [[key, value], ...]}``; ``{"fn": NAME}`` (inputs only) one of ``FUNCTIONS``;
+``{"dict": [[key, value], ...]}`` (string keys); ``{"items": [[key, value], ...]}`` a dict
+with other keys (e.g. tuples), in its order; ``{"fn": NAME}`` (inputs only) one of ``FUNCTIONS``;
 ``{"unsupported": TYPE}`` (outputs only) a value that is none of these. Inputs only, too:
 ``{"fn_of": NAME, "args": [...]}`` a function made by ``FACTORIES``;
 ``{"lib": TARGET, ...}`` an object of the course library or ``torch.nn`` (``make_lib``);
-``{"generator": SEED}`` a seeded ``torch.Generator``; ``{"obj": DICT}`` a ``types.SimpleNamespace`` with those attributes;
+``{"method": NAME, "of": VALUE, "args": [...]}`` what that method of the decoded value returns
+(without gradients); ``{"generator": SEED}`` a seeded ``torch.Generator``; ``{"obj": DICT}`` a ``types.SimpleNamespace`` with those attributes;
 ``{"student": NAME}`` the object the cells defined under NAME; ``{"rng": SEED}`` a fresh
 ``np.random.default_rng(SEED)``; ``{"tensor": ARRAY, "dtype": NAME}`` a torch tensor;
 ``{"module": [[CLASS, ARGS], ...], "state": DICT, "dtype": NAME}`` an ``nn.Sequential`` of
@@ -70,7 +72,27 @@ FACTORIES = {
     "rnn_step": lambda Wx, Wh, b: (lambda h, x: np.tanh(x @ Wx + h @ Wh + b)),
     # (h, x) -> h * x
     "product": lambda: (lambda h, x: h * x),
+    # seq -> log-softmax of table[seq[-1]] (a bigram model's next-token log-probabilities)
+    "table_log_probs": lambda table: _table_log_probs(table),
+    # seq -> log-probabilities of a language model's next token (float64), as notebook 10's
+    "lm_log_probs": lambda model: _lm_log_probs(model),
 }
+
+
+def _table_log_probs(table):
+    import torch
+
+    table = torch.as_tensor(np.asarray(table, dtype=float))
+    return lambda seq: torch.log_softmax(table[seq[-1]], dim=-1)
+
+
+def _lm_log_probs(model):
+    import torch
+
+    def next_log_probs(seq):
+        with torch.no_grad():
+            return torch.log_softmax(model.next_token_logits(torch.tensor([seq])).double()[0], dim=-1)
+    return next_log_probs
 
 # Where ``{"lib": ...}`` objects may come from: the course library and torch's layers.
 LIB_PREFIXES = ("workbook.", "torch.nn:", "torch.nn.")
@@ -79,7 +101,8 @@ LIB_PREFIXES = ("workbook.", "torch.nn:", "torch.nn.")
 def make_lib(target, args=(), kwargs=None, state=None, dtype=None, seed=None):
     """``module:name`` called with ``args`` and ``kwargs`` -- under ``torch.manual_seed(seed)``
     when a seed is given (the same object in the grader and here) -- then converted to
-    ``dtype`` and given the parameters ``state``, where those are given."""
+    ``dtype`` and given the parameters ``state``, where those are given; a torch module is
+    put in eval mode."""
     import importlib
 
     if not target.startswith(LIB_PREFIXES):
@@ -100,6 +123,8 @@ def make_lib(target, args=(), kwargs=None, state=None, dtype=None, seed=None):
         obj = obj.to(getattr(torch, dtype))
     if state:
         _load(obj, state)
+    if hasattr(obj, "parameters") and hasattr(obj, "eval"):
+        obj.eval()  # a torch module: no dropout while it is verified
     return obj
 
 
@@ -122,6 +147,9 @@ def decode(value, arrays, namespace=None):
             return tuple(decode(v, arrays, namespace) for v in value["tuple"])
         if "dict" in value:
             return {k: decode(v, arrays, namespace) for k, v in value["dict"]}
+        if "items" in value:
+            return {decode(k, arrays, namespace): decode(v, arrays, namespace)
+                    for k, v in value["items"]}
         if "fn" in value:
             return FUNCTIONS[value["fn"]]
         if "fn_of" in value:
@@ -147,6 +175,15 @@ def decode(value, arrays, namespace=None):
             return make_lib(value["lib"], decode(value["args"], arrays, namespace),
                             decode(value["kwargs"], arrays, namespace),
                             decode(value["state"], arrays), value["dtype"], value["seed"])
+        if "method" in value:
+            obj = decode(value["of"], arrays, namespace)
+            args = decode(value["args"], arrays, namespace)
+            if "torch" in sys.modules:
+                import torch
+
+                with torch.no_grad():
+                    return getattr(obj, value["method"])(*args)
+            return getattr(obj, value["method"])(*args)
         if "generator" in value:
             import torch
 
@@ -232,6 +269,42 @@ def _forward_backward(forward, backward, args, dout):
     return backward(dout, forward(*args)[1])
 
 
+def _value_and_grad(fn, x, *args, **kwargs):
+    """``fn(x, *args, **kwargs)`` with x a tensor that requires a gradient, then its backward
+    pass: (the value, the gradient with respect to x)."""
+    x = x.detach().clone().requires_grad_()
+    value = fn(x, *args, **kwargs)
+    value.backward()
+    return value.detach(), x.grad
+
+
+def _train(fn, model, batches, lr, momentum=0.0, **kwargs):
+    """``fn(model, optimizer, batch, **kwargs)`` for each batch in turn, with
+    ``torch.optim.SGD(model.parameters(), lr, momentum)``: (what each call returned, the
+    model's parameters after the last)."""
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    returned = [fn(model, optimizer, batch, **kwargs) for batch in batches]
+    return returned, {name: p.detach() for name, p in model.named_parameters()}
+
+
+def _forward_hooks(model) -> int:
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
+def _hooks_left(fn, model, args, failing_args):
+    """``fn(model, *args)``; then ``fn(model, *failing_args)``, which must raise (a forward pass
+    that fails): (the first result, forward hooks on the model after it, after the failure)."""
+    result = fn(model, *args)
+    after = _forward_hooks(model)
+    try:
+        fn(model, *failing_args)
+    except Exception:
+        pass
+    return result, after, _forward_hooks(model)
+
+
 def _twice(fn, *args, **kwargs):
     """``fn`` called twice in a row with the same arguments: both results (a function that
     seeds its own randomness gives the same twice)."""
@@ -239,7 +312,8 @@ def _twice(fn, *args, **kwargs):
 
 
 DRIVERS = {"steps": _steps, "build": _build, "then_call": _then_call, "twice": _twice,
-           "forward_backward": _forward_backward}
+           "forward_backward": _forward_backward, "value_and_grad": _value_and_grad,
+           "train": _train, "hooks_left": _hooks_left}
 
 
 def encode(value, arrays, depth=0):
@@ -251,7 +325,9 @@ def encode(value, arrays, depth=0):
         return value
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         value = value.detach().cpu()
-        value = value.double().numpy() if value.dtype.is_floating_point else value.numpy()
+        # float32 stays float32 (a dtype can be checked); halves, which NumPy may lack, widen
+        value = (value.float().numpy() if value.dtype.is_floating_point and value.element_size() < 4
+                 else value.numpy())
     if isinstance(value, (np.ndarray, np.generic)):
         arr = np.asarray(value)
         if arr.dtype == object:
@@ -263,7 +339,10 @@ def encode(value, arrays, depth=0):
         kind = "list" if isinstance(value, list) else "tuple"
         return {kind: [encode(v, arrays, depth + 1) for v in value][:10_000]}
     if isinstance(value, dict):
-        return {"dict": [[str(k), encode(v, arrays, depth + 1)] for k, v in value.items()]}
+        if all(isinstance(k, str) for k in value):
+            return {"dict": [[k, encode(v, arrays, depth + 1)] for k, v in value.items()]}
+        return {"items": [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)]
+                          for k, v in value.items()][:10_000]}
     return {"unsupported": type(value).__name__}
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "speed_report",
     "configure_optimizer",
     "estimate_loss",
+    "trace",
 ]
 
 MLP_RATIO = 4  # hidden width of the MLP, 4 * d_model (GPT-2, nanoGPT)
@@ -519,3 +520,26 @@ def estimate_loss(model: nn.Module, get_batch: Callable[..., tuple[torch.Tensor,
         out[split] = losses.mean().item()
     model.train(was_training)
     return out
+
+
+@torch.no_grad()
+def trace(model: GPT, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Look inside a GPT: idx (B, T) -> (stream (L + 1, B, T, C), weights (L, B, nh, T, T)).
+
+    stream[0] is the input to the first block (token + position embeddings), stream[l] the
+    residual stream after block l (before ``ln_f``); weights[l] are block l's causal
+    attention weights (each row sums to 1 over the keys 0..t). The same arithmetic as
+    ``model.hidden`` without dropout (tests/lib/test_gpt.py checks that they agree), with the
+    attention's reference path instead of the fused kernel so that the weights exist.
+    """
+    B, T = idx.shape
+    x = model.tok_embed(idx) + model._positions(0, T, idx.device)  # (B, T, C)
+    stream, weights = [x], []
+    for block in model.blocks:
+        h = block.ln_1(x)
+        attn, w = block.attn(h, h, h, is_causal=True, need_weights=True)  # w (B, nh, T, T)
+        x = x + attn
+        x = x + block.mlp(block.ln_2(x))
+        stream.append(x)
+        weights.append(w)
+    return torch.stack(stream), torch.stack(weights)

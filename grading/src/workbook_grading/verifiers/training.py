@@ -22,7 +22,9 @@ ASSIGNMENT = "03_training"
 VERIFIER = Verifier({}, references=(
     "workbook.numpy_nn.losses:mse", "workbook.numpy_nn.losses:binary_cross_entropy_with_logits",
     "workbook.numpy_nn.divergence:kl_divergence", "workbook.numpy_nn.regularization:dropout_forward",
-    "workbook.numpy_nn.optim:SGD", "workbook.numpy_nn.optim:RMSprop"))
+    "workbook.numpy_nn.optim:SGD", "workbook.numpy_nn.optim:RMSprop",
+    "workbook.numpy_nn.optim:Adagrad", "workbook.numpy_nn.optim:Adadelta",
+    "workbook.train:step_decay_schedule", "workbook.train:cosine_schedule"))
 cell = VERIFIER.cell
 
 
@@ -120,6 +122,47 @@ def _adam(p: Plan):
                                     dict(lr=0.1, betas=(0.8, 0.99), eps=1e-6),
                                     dict(lr=float(p.rng.uniform(1e-4, 1e-3)), betas=(0.0, 0.5), eps=1e-3)],
            scale=3.0)
+
+
+@cell("test-adagrad")
+def _adagrad(p: Plan):
+    _steps(p, "adagrad_step", "Adagrad", [dict(lr=0.01, eps=1e-10), dict(lr=0.5, eps=1e-3),
+                                          dict(lr=float(p.rng.uniform(0.05, 0.5)), eps=0.5)])
+
+
+@cell("test-adadelta")
+def _adadelta(p: Plan):
+    _steps(p, "adadelta_step", "Adadelta", [dict(lr=1.0, rho=0.9, eps=1e-6),
+                                            dict(lr=0.3, rho=0.5, eps=1e-3),
+                                            dict(lr=float(p.rng.uniform(0.5, 2.0)), rho=0.99, eps=1e-4)],
+           scale=2.0)
+
+
+@cell("test-step-decay")
+def _step_decay(p: Plan):
+    from workbook.train import step_decay_schedule
+
+    for _ in range(3):
+        lr0, drop, every = float(p.rng.uniform(0.01, 1)), float(p.rng.uniform(0.1, 0.9)), _ints(p, 1, 8, 1)[0]
+        ref = step_decay_schedule(lr0, drop=drop, every=every)
+        for s in range(4 * every + 2):
+            p.call("step_decay_lr", s, lr0, drop, every).close(
+                ref(s), f"step_decay_lr({s}, {lr0:.3f}, {drop:.3f}, {every})")
+
+
+@cell("test-warmup-cosine")
+def _warmup_cosine(p: Plan):
+    from workbook.train import cosine_schedule
+
+    # no warm-up once, then 1..7 warm-up steps (where a wrong decay denominator shows)
+    for warm_low, warm_high, min_lr in [(0, 1, 0.0), (1, 8, 1e-4), (1, 8, float(p.rng.uniform(0.01, 0.1)))]:
+        max_lr, total = float(p.rng.uniform(0.1, 1)), _ints(p, 12, 25, 1)[0]
+        warm = _ints(p, warm_low, warm_high, 1)[0]
+        ref = cosine_schedule(max_lr, total_steps=total, warmup_steps=warm, min_lr=min_lr)
+        for s in range(total + 3):
+            p.call("warmup_cosine_lr", s, max_lr, total_steps=total, warmup_steps=warm, min_lr=min_lr).close(
+                ref(s), f"warmup_cosine_lr({s}, {max_lr:.3f}, total_steps={total}, warmup_steps={warm}, "
+                        f"min_lr={min_lr:.3g})")
 
 
 @cell("test-adamw")

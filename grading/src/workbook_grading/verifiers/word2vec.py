@@ -22,6 +22,8 @@ VERIFIER = Verifier({}, references=(
     "workbook.numpy_nn.glove:glove_weight"))
 cell = VERIFIER.cell
 
+# Tolerances are the notebook's hidden tests' own: float64 where the contract asks for it,
+# float32-sized where a float32 computation is a right answer (keep and noise probabilities)
 TIGHT = dict(rtol=1e-9, atol=1e-12)
 
 
@@ -92,7 +94,7 @@ def _keep(p: Plan):
     for t in (float(p.rng.uniform(1e-4, 1e-2)), 0.05):
         counts = p.rng.integers(1, 5000, size=_int(p, 5, 60))
         p.call("keep_probability", counts, t).close(
-            word2vec.keep_probabilities(counts, t), f"keep probabilities, t = {t:.3g}", rtol=1e-9)
+            word2vec.keep_probabilities(counts, t), f"keep probabilities, t = {t:.3g}", rtol=1e-5)
 
 
 @cell("test-noise")
@@ -101,10 +103,10 @@ def _noise(p: Plan):
         counts = p.rng.integers(1, 10_000, size=_int(p, 3, 50))
         p.call("noise_distribution", counts, power).close(
             word2vec.noise_distribution(counts, power), f"noise distribution, power {power:.3g}",
-            rtol=1e-9)
+            rtol=1e-5)
     counts = p.rng.integers(1, 100, size=5)
     p.call("noise_distribution", counts).close(
-        word2vec.noise_distribution(counts), "noise distribution, default power", rtol=1e-9)
+        word2vec.noise_distribution(counts), "noise distribution, default power", rtol=1e-5)
 
 
 def _sgns_inputs(p: Plan):
