@@ -26,9 +26,10 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# the notebooks that train with torch: the GPT first, then the quick ones, then notebook 09
+# the notebooks that train with torch: the GPT first, then the quick ones, then notebook 09,
+# then notebook 07 (six RNN/transformer runs and a GPU-size G2P model: launch-bound, slowest)
 NOTEBOOKS = ["10_gpt/gpt", "08_attention/attention", "03_training/training", "06_rnn_lstm/rnn_lstm",
-             "09_transformer/transformer"]
+             "09_transformer/transformer", "07_seq2seq_attention/seq2seq_attention"]
 EAGER_STEPS = 300
 
 

@@ -36,3 +36,10 @@ def test_notebook_runner_prints_outputs_and_keeps_the_executed_part(gpu_check, t
     executed = nbformat.read(target, as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "first cell ran\n"
     assert executed.cells[2].outputs == []
+
+
+def test_every_torch_notebook_it_runs_exists(gpu_check):
+    root = gpu_check.ROOT / "solutions"
+    assert "07_seq2seq_attention/seq2seq_attention" in gpu_check.NOTEBOOKS
+    missing = [name for name in gpu_check.NOTEBOOKS if not (root / f"{name}.ipynb").is_file()]
+    assert not missing, f"gpu_check.NOTEBOOKS names notebooks that do not exist: {missing}"

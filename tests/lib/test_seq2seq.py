@@ -286,3 +286,48 @@ def test_attention_beats_the_bottleneck_on_long_inputs():
         torch.set_num_threads(threads)
     assert attention > plain + 0.25, (plain, attention)
     assert attention > 0.6, (plain, attention)
+
+
+class _BigramModel(torch.nn.Module):
+    """A constructed decoder: the next token's probabilities depend on the previous token
+    only (a table), whatever the source; it has the interface the decoders use."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.config = s2s.Seq2SeqConfig(3, len(table), attention=None, pad_id=PAD)
+        self.log_table = torch.log(torch.tensor(table, dtype=torch.float64))  # (V, V)
+        self.has_attention = False
+
+    def encode(self, src, src_pad_mask=None):
+        B, S = src.shape
+        pad = src == PAD if src_pad_mask is None else src_pad_mask
+        return s2s.Encoded(torch.zeros(B, S, 0), pad, torch.zeros(B, 1))
+
+    def step(self, prev, state, enc):
+        return self.log_table[prev], state, None
+
+
+def test_beam_search_beats_greedy_on_a_constructed_case():
+    """After BOS, A (0.6) beats B (0.4), so greedy takes A; but A is followed by EOS with 0.4
+    at best, B by EOS with 0.9: p(A EOS) = 0.24 < p(B EOS) = 0.36, which a beam of 2 finds.
+    A length penalty alpha = 1 prefers a long, likely-per-token sequence instead."""
+    A, B = 3, 4
+    #         PAD  BOS  EOS  A     B
+    table = [[.2, .2, .2, .2, .2],  # after PAD (never fed)
+             [.0, .0, .0, .6, .4],  # after BOS
+             [.2, .2, .2, .2, .2],  # after EOS (never fed)
+             [.0, .0, .4, .35, .25],  # after A
+             [.0, .0, .9, .05, .05]]  # after B
+    model = _BigramModel(table)
+    src = torch.tensor([[5, 6]])
+    assert s2s.greedy_decode(model, src, BOS, EOS, 6).tolist() == [[BOS, A, EOS]]
+    assert s2s.beam_search(model, src, BOS, EOS, 6, beam_size=1).tolist() == [[BOS, A, EOS]]
+    assert s2s.beam_search(model, src, BOS, EOS, 6, beam_size=2).tolist() == [[BOS, B, EOS]]
+    # the length penalty, where it changes the answer: after A, A again is likely (0.8)
+    long_table = [row[:] for row in table]
+    long_table[A] = [.0, .0, .15, .8, .05]
+    model = _BigramModel(long_table)
+    plain = s2s.beam_search(model, src, BOS, EOS, 4, beam_size=4, length_penalty=0.0)
+    normalised = s2s.beam_search(model, src, BOS, EOS, 4, beam_size=4, length_penalty=1.0)
+    assert plain.tolist() == [[BOS, B, EOS]]  # log .36 = -1.02 beats A A A A (cut): log(.6 * .8^3) = -1.18
+    assert normalised.tolist() == [[BOS, A, A, A, A]]  # per token -1.18 / 4 = -0.30 beats -1.02 / 2
