@@ -120,9 +120,11 @@ def _additive(p: Plan):
         want, f"scores (B={B}, S={S}, Hq={Hq}, Hk={Hk}, A={A})", **TIGHT)
 
 
-def _model(p: Plan, attention, *, confident=False, eos_bias=0.0, V_src=9, V_tgt=7) -> Lib:
+def _model(p: Plan, attention, *, confident=False, eos_bias=0.0, source_scale=1.0, V_src=9,
+           V_tgt=7) -> Lib:
     """An untrained float64 Seq2Seq from a secret seed; ``confident``: sharper predictions that
-    never choose PAD or BOS (for decoding)."""
+    never choose PAD or BOS (for decoding); ``source_scale``: the source's embeddings and the
+    bridge to s_0 scaled, so that what the decoder writes depends more on the source."""
     config = Lib("workbook.nn.seq2seq:Seq2SeqConfig", (V_src, V_tgt),
                  {"emb_size": int(p.rng.integers(3, 7)), "hidden_size": int(p.rng.integers(4, 9)),
                   "attention": attention})
@@ -134,6 +136,8 @@ def _model(p: Plan, attention, *, confident=False, eos_bias=0.0, V_src=9, V_tgt=
     state["out.weight"] *= 3.0
     state["out.bias"][EOS_ID] += eos_bias
     state["out.bias"][[PAD_ID, BOS_ID]] -= 100.0
+    state["encoder.embed.weight"] *= source_scale
+    state["bridge.weight"] *= source_scale
     return Lib("workbook.nn.seq2seq:Seq2Seq", (config,), dtype="float64", state=state)
 
 
@@ -191,11 +195,14 @@ def _trim(ids):
 
 @cell("test-greedy")
 def _greedy(p: Plan):
-    # ten models: on one untrained model a decoder that is not fed its own output, or that
-    # drops its state, writes the same ids as a right one about every other time (measured)
-    for i in range(10):
-        kind, eos_bias = [None, "dot", "general", "additive"][i % 4], [-2.0, -1.0, 0.0, 1.0, -3.0][i % 5]
-        model = _model(p, kind, confident=True, eos_bias=eos_bias)
+    # thirty models: on one untrained model a decoder that is not fed its own output, or that
+    # drops its state, writes the same ids as a right one about every other time, and rows
+    # that end at different steps (which show a row writing on after its EOS) are rare
+    # unless the source weighs more (about every other model with source_scale 3; measured)
+    for i in range(30):
+        kind = [None, "dot", "general", "additive"][i % 4]
+        eos_bias, scale = ([-2.0, -1.0, 0.0, 1.0, -3.0][i % 5], 1.0) if i < 10 else (0.5, 3.0)
+        model = _model(p, kind, confident=True, eos_bias=eos_bias, source_scale=scale)
         B, S = _ints(p, 2, 6, 2)
         src = _source(p, B, S)
         max_len = int(p.rng.integers(3, 9))
@@ -265,7 +272,7 @@ def _accuracy(p: Plan):
                      for a, b in zip(edges[:-1], edges[1:])])
     lengths_list = [int(v) for v in lengths]
     p.call("accuracy_by_length", lengths_list, [bool(c) for c in correct], edges).close(
-        want, f"accuracy of {n} random examples", rtol=1e-9)
+        want, f"accuracy of {n} random examples", rtol=1e-6)  # the hidden test's: float32 is right
     # an empty bin must read NaN: edges with a bin beyond every length
     p.call("accuracy_by_length", lengths_list, [bool(c) for c in correct], [0, 50, 60]).then(_nan_bin)
 
