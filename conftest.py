@@ -13,6 +13,9 @@ from helpers import NOTEBOOK_SECONDS, SUMMARY_SECTIONS, record_notebook_time  # 
 
 os.environ.setdefault("WORKBOOK_PROFILE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")  # never open a window from a test
+# the round trips grade for scores: small figures, as the ci profile's (the grader's own
+# default is 100 dpi, for the feedback pages)
+os.environ.setdefault("WORKBOOK_FIGURE_DPI", "40")
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     # pytest-xdist workers share the cores: each one's kernels (nbval, the round trips'
     # graders, the browser's JupyterLab) get their share of threads, not every core --

@@ -8,18 +8,23 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 
-# Figure resolution by profile: under `ci` (CI, the autograder) drawing full-size inline
-# figures costs seconds per notebook run; students get normal figures.
+# Figure resolution by profile: under `ci` (the test suite) drawing full-size inline figures
+# costs seconds per notebook run; students get normal figures. The grader sets
+# WORKBOOK_FIGURE_DPI (100) for its kernels: feedback pages show the plots it draws.
 DPI = {"ci": 40, "full": 100}
+DPI_ENV = "WORKBOOK_FIGURE_DPI"
 
 
 def setup() -> None:
-    """Call once in a notebook's setup cell: figure defaults for the active profile."""
+    """Call once in a notebook's setup cell: figure defaults for the active profile (or
+    $WORKBOOK_FIGURE_DPI)."""
+    import os
+
     import matplotlib.pyplot as plt
 
     from workbook.runtime import profile
 
-    plt.rcParams["figure.dpi"] = DPI[profile()]
+    plt.rcParams["figure.dpi"] = int(os.environ.get(DPI_ENV) or DPI[profile()])
 
 
 def _ax(ax=None, figsize=(5, 4)):

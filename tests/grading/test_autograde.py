@@ -109,3 +109,11 @@ def test_rerun_grades_nothing_unchanged(autograded):
     assert run.returncode == 0, run.stderr
     assert f"graded 0 submission(s), {len(CASES)} unchanged" in run.stdout
     assert all(row["writes"] == 1 for row in state(autograded.root).values())
+
+
+def test_grading_kernels_draw_readable_figures_unless_told_otherwise():
+    from workbook import plots
+    from workbook_grading.launcher import kernel_env
+
+    assert int(kernel_env({})[plots.DPI_ENV]) >= 100  # what the feedback pages show
+    assert kernel_env({plots.DPI_ENV: "40"})[plots.DPI_ENV] == "40"  # the test suite's

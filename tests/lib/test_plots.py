@@ -59,3 +59,18 @@ def test_heatmap_reads_a_bfloat16_tensor():  # what autocast gives on a GPU
     weights = torch.softmax(torch.randn(2, 3), dim=-1).to(torch.bfloat16)
     ax = plots.attention_heatmap(None, weights)
     np.testing.assert_allclose(ax.get_images()[0].get_array(), weights.double().numpy())
+
+
+def test_setup_takes_the_figure_resolution_from_the_environment(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from workbook import plots
+
+    monkeypatch.setenv(plots.DPI_ENV, "123")
+    plots.setup()
+    assert plt.rcParams["figure.dpi"] == 123
+    monkeypatch.delenv(plots.DPI_ENV)
+    monkeypatch.setenv("WORKBOOK_PROFILE", "ci")
+    plots.setup()
+    assert plt.rcParams["figure.dpi"] == plots.DPI["ci"]
+

@@ -41,8 +41,9 @@ from workbook_grading.status import Status
 MAX_MESSAGE = 2000       # characters of an exception message shown
 MAX_TEXT = 5000          # characters of a cell's text output shown
 MAX_IMAGE_BYTES = 300_000
-# The grader's `ci` profile draws figures at 40 dpi (a 5x4 inch plot is 200 px wide, its
-# labels 5 px high): narrower images are shown at twice their size, with a note.
+# Grading kernels draw at 100 dpi (launcher.kernel_env); at 40 dpi, the test suite's, a 5x4
+# inch plot is 200 px wide, its labels 5 px high: narrower images are shown at twice their
+# size, with a note.
 SMALL_IMAGE_PX = 400
 
 HIDDEN_NOTE = "# (hidden tests ran here)"
