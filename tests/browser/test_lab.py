@@ -41,6 +41,10 @@ def test_student_runs_the_notebook_and_validates(lab, context, steps, notebook):
     path = lab.root / notebook             # the server's copy (Validate saves it)
     release = nbformat.read(path, as_version=4)
     tests = [c for c in _code_cells(release) if c.metadata.get("nbgrader", {}).get("grade")]
+    # written answers (graded markdown answer cells) still holding the placeholder: Validate
+    # lists them too ("not answered")
+    written = [c for c in release.cells if c.cell_type == "markdown"
+               and c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")]
     page = context.new_page()
     steps.page = page
     try:
@@ -73,17 +77,25 @@ def test_student_runs_the_notebook_and_validates(lab, context, steps, notebook):
         assert not others, f"{notebook}: errors other than the exercises' (cell, error): {others}"
         assert errors, f"{notebook}: no exercise raised NotImplementedError"
 
-        # Validate lists every graded test as failing, because of the exercises
-        assert sorted(normalize(src) for src, _ in failed) == sorted(normalize(c.source) for c in tests), (
+        # Validate lists every graded test as failing, because of the exercises, and every
+        # written answer, unanswered
+        assert sorted(normalize(src) for src, _ in failed) == sorted(
+                normalize(c.source) for c in tests + written), (
             f"{notebook}: Validate listed {len(failed)} failing cells, expected the "
-            f"{len(tests)} graded tests")
-        wrong = [src.splitlines()[0] for src, err in failed if "NotImplementedError" not in err]
+            f"{len(tests)} graded tests and {len(written)} written answers")
+        sources = {normalize(c.source) for c in tests}
+        wrong = [src.splitlines()[0] for src, err in failed
+                 if normalize(src) in sources and "NotImplementedError" not in err]
         assert not wrong, f"{notebook}: tests failing for another reason than an exercise: {wrong}"
 
         # The student solves every exercise (the solutions written into the file) and
         # opens it again (File > Reload from Disk left an empty notebook in 2 of 4 runs)
         source = nbformat.read(lab.root / "solutions" / assignment / notebook.name, as_version=4)
         solved = fill_submission(release, source)
+        for cell in solved.cells:  # ... and writes something in every written answer
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+                cell.source = "My answer, in my own words."
         lab.shutdown_sessions()
         nbformat.write(solved, path)
         with steps.step("open the solved notebook"):

@@ -5,6 +5,7 @@ The renderer is checked on a hand-made autograded notebook (a hidden check faili
 a message, a traceback through the hidden code, a mark scheme), then the command on the
 tiny course with every bad submission (the shared ``autograded`` fixture)."""
 
+import concurrent.futures
 import html
 import os
 import re
@@ -211,37 +212,43 @@ def test_feedback_page_in_chromium_offline(tmp_path):
     (tmp_path / "home").mkdir()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     requested = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                    env={**os.environ, "HOME": str(tmp_path / "home")})
-        try:
-            ctx = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-            ctx.on("request", lambda r: requested.append(r.url))
-            page = ctx.new_page()
-            page.goto(page_file.as_uri(), wait_until="load")
-            assert page.locator("math").count() > 100
-            # MathML laid out, not shown as a run of text: a fraction stacks its parts
-            frac = page.locator("mfrac").first
-            num, den = (frac.locator(":scope > *").nth(i).bounding_box() for i in (0, 1))
-            assert den["y"] >= num["y"] + num["height"] - 1, (num, den)
-            visible = page.evaluate("""() => { const b = document.body.cloneNode(true);
-                b.querySelectorAll('pre, code').forEach(e => e.remove());
-                return b.innerText; }""")
-            assert not RAW_MATH.search(visible), RAW_MATH.search(visible).group()
-            assert page.locator(".md table").count() >= 2
-            widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
-            assert widths and min(widths) > 0
-            summary = page.locator("table.points").bounding_box()
-            assert summary["y"] < page.locator(".cell").first.bounding_box()["y"]
-            page.screenshot(path=str(ARTIFACTS / "feedback-summary.png"))
-            page.screenshot(path=str(ARTIFACTS / "feedback-page.png"), full_page=True)
-            target = grades[-1].name
-            page.click(f'table.points a[href="#{target}"]')
-            page.wait_for_function(f"location.hash === '#{target}'")
-            box = page.locator(f"[id='{target}']").bounding_box()
-            assert 0 <= box["y"] < 900                          # scrolled into view
-        finally:
-            browser.close()
+
+    def look():  # on a thread of its own: a session-wide playwright (tests/browser) may
+        # hold this worker's thread, and the sync API refuses to run beside its event loop
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                        env={**os.environ, "HOME": str(tmp_path / "home")})
+            try:
+                ctx = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+                ctx.on("request", lambda r: requested.append(r.url))
+                page = ctx.new_page()
+                page.goto(page_file.as_uri(), wait_until="load")
+                assert page.locator("math").count() > 100
+                # MathML laid out, not shown as a run of text: a fraction stacks its parts
+                frac = page.locator("mfrac").first
+                num, den = (frac.locator(":scope > *").nth(i).bounding_box() for i in (0, 1))
+                assert den["y"] >= num["y"] + num["height"] - 1, (num, den)
+                visible = page.evaluate("""() => { const b = document.body.cloneNode(true);
+                    b.querySelectorAll('pre, code').forEach(e => e.remove());
+                    return b.innerText; }""")
+                assert not RAW_MATH.search(visible), RAW_MATH.search(visible).group()
+                assert page.locator(".md table").count() >= 2
+                widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+                assert widths and min(widths) > 0
+                summary = page.locator("table.points").bounding_box()
+                assert summary["y"] < page.locator(".cell").first.bounding_box()["y"]
+                page.screenshot(path=str(ARTIFACTS / "feedback-summary.png"))
+                page.screenshot(path=str(ARTIFACTS / "feedback-page.png"), full_page=True)
+                target = grades[-1].name
+                page.click(f'table.points a[href="#{target}"]')
+                page.wait_for_function(f"location.hash === '#{target}'")
+                box = page.locator(f"[id='{target}']").bounding_box()
+                assert 0 <= box["y"] < 900                          # scrolled into view
+            finally:
+                browser.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(look).result()
     assert requested == [page_file.as_uri()], requested
 
 
