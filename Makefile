@@ -40,7 +40,15 @@ test: $(STAMP)
 	@# bytecode for lib/ up front: with PYTHONDONTWRITEBYTECODE set (as in CI) each of the
 	@# suite's ~200 kernels would compile the package again (~0.3 s each)
 	$(PY) -m compileall -q lib >/dev/null
-	WORKBOOK_PROFILE=ci $(PY) -m pytest $(PARALLEL)
+	WORKBOOK_PROFILE=ci $(PY) -m pytest $(PARALLEL) -m "not slow"
+
+## test-slow: the checks too slow for `make test` (CI runs both): the student's browser walk
+## through the other eight notebooks, every verifier against the round trips' wrong answers
+## (grouped), the solutions verified with a second seed
+.PHONY: test-slow
+test-slow: $(STAMP)
+	$(PY) -m compileall -q lib >/dev/null
+	WORKBOOK_PROFILE=ci $(PY) -m pytest $(PARALLEL) -m slow
 
 ## lab: JupyterLab on notebooks/, with nbgrader's assignment list and Validate button
 lab: $(STAMP)

@@ -42,9 +42,23 @@ STEPS: list["Steps"] = []   # every test's timed steps, for the summary at the e
 NOTES: list[str] = []       # more lines for that summary
 
 
+# The student's walk through these runs in `make test`; the other notebooks' in
+# `make test-slow` (CI runs both): one NumPy notebook, one torch notebook.
+QUICK_WALKS = ("01_neurons", "08_attention")
+
+
 def released_notebooks() -> list[Path]:
     """Every released notebook, relative to the checkout: notebooks/NN_topic/topic.ipynb."""
     return sorted(p.relative_to(ROOT) for p in (ROOT / "notebooks").glob("*/*.ipynb"))
+
+
+def walked_notebooks() -> list:
+    """``released_notebooks()`` as pytest parameters, those not in QUICK_WALKS marked slow."""
+    import pytest
+
+    return [pytest.param(p, id=p.parent.name,
+                         marks=() if p.parent.name in QUICK_WALKS else pytest.mark.slow)
+            for p in released_notebooks()]
 
 
 def missing_requirements() -> str | None:

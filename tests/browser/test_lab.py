@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from labdriver import DEMO_STUDENT, NOTES, missing_requirements, released_notebooks
+from labdriver import DEMO_STUDENT, NOTES, missing_requirements, released_notebooks, walked_notebooks
 
 REASON = missing_requirements()
 if REASON:
@@ -35,7 +35,7 @@ def _code_cells(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-@pytest.mark.parametrize("notebook", released_notebooks(), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("notebook", walked_notebooks())
 def test_student_runs_the_notebook_and_validates(lab, context, steps, notebook):
     assignment = notebook.parent.name
     path = lab.root / notebook             # the server's copy (Validate saves it)

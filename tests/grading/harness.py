@@ -123,10 +123,12 @@ def grade_cases(assignment: str, wrong: list[Wrong], right: list[Right], workdir
     start = time.perf_counter()
     # The instructors' grader: nbgrader's API in parallel worker processes, with limits.
     # Verification can only take points away: a wrong answer already scores 0 on the cells
-    # it must fail, so only the submissions that must keep full marks are verified
-    # (tests/grading/test_verifiers.py checks the wrong answers against the verifiers).
+    # it must fail, so only the differently written right answers, which must keep full
+    # marks, are verified (tests/grading/test_verifiers.py verifies the solution and checks
+    # the wrong answers against the verifiers).
     summary = autograde([assignment], course=Course(workdir, db_url), workers=GRADING_WORKERS,
-                        verify=lambda student: not student.startswith("wrong-") or verify_wrong,
+                        verify=lambda student: student == "right" or (
+                            verify_wrong and student.startswith("wrong-")),
                         progress=False, log=lambda _: None)
     if summary.graded != len(submissions) or not set(summary.statuses) <= statuses:
         raise RuntimeError(f"the round trip's submissions did not all grade cleanly:\n"

@@ -41,6 +41,7 @@ def test_plot_setup_follows_the_profile(monkeypatch):
 
     from workbook import plots
 
+    monkeypatch.delenv(plots.DPI_ENV, raising=False)  # (the suite sets it: conftest.py)
     monkeypatch.setenv("WORKBOOK_PROFILE", "ci")
     plots.setup()
     assert plt.rcParams["figure.dpi"] == plots.DPI["ci"]

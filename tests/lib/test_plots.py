@@ -69,8 +69,4 @@ def test_setup_takes_the_figure_resolution_from_the_environment(monkeypatch):
     monkeypatch.setenv(plots.DPI_ENV, "123")
     plots.setup()
     assert plt.rcParams["figure.dpi"] == 123
-    monkeypatch.delenv(plots.DPI_ENV)
-    monkeypatch.setenv("WORKBOOK_PROFILE", "ci")
-    plots.setup()
-    assert plt.rcParams["figure.dpi"] == plots.DPI["ci"]
 
