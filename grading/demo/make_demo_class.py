@@ -18,6 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from workbook_grading.course import Course
 from workbook_grading.config import repo_root
 from workbook_grading.demo import STUDENTS, build_demo
 from workbook_grading.release import release
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     (course / "grading").mkdir(parents=True)
     shutil.copytree(checkout / "solutions", course / "solutions",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    for path in release(args.assignments or None, root=course):
+    for path in release(args.assignments or None, course=Course.at(course)):
         print(f"released {path}")
     for path in build_demo(root=course, output=course / "inbox",
                            assignments=args.assignments or None):

@@ -106,3 +106,16 @@ def test_perturbation_changes_results_but_keeps_other_functions():
     assert code([1.0, 2.0]).tolist() != [2.0, 4.0]
     pair = _run(perturbed("def h(a):\n    return a, 'label'"), "h")
     assert pair(1.0) == (1.0 * 0.9 + 0.1, "label")
+
+
+def test_make_grade_builds_the_demo_class(tmp_path):
+    """`make grade`'s first step, as the Makefile runs it: release and a class of zips."""
+    import subprocess
+    import sys
+
+    course = tmp_path / "course"
+    run = subprocess.run([sys.executable, str(ROOT / "grading" / "demo" / "make_demo_class.py"),
+                          "--course", str(course), "01_neurons"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (course / "notebooks" / "01_neurons" / "neurons.ipynb").is_file()
+    assert (course / "inbox" / "01_neurons.zip").is_file()
